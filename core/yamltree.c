@@ -1,0 +1,3 @@
+/* yamltree.c - placeholder until the config layer lands. */
+#include "config.h"
+#include "yamltree.h"
