@@ -7,6 +7,7 @@
 
 #include "challenge.h"
 #include "cli.h"
+#include "credentials.h"
 #include "host.h"
 #include "hostname.h"
 #include "http.h"
@@ -36,6 +37,7 @@ static const struct vkdr_host host = {
 	.modules_walk = loader_walk,
 	.http = http_request,
 	.challenge_param = challenge_param,
+	.credentials_find = credentials_find,
 	.command_run = cli_run_command,
 };
 

@@ -107,8 +107,9 @@ struct vkdr_mirror {
 
 /*
  * Daemon-wide settings. LISTEN is the address listeners bind to; STORAGE
- * the storage backend's name, with its options; TAG_TTL how many seconds a
- * tag-to-digest answer is trusted before it is revalidated upstream.
+ * the storage backend's name, with its options (handed to the backend
+ * untouched); TAG_TTL how many seconds a tag-to-digest answer is trusted
+ * before it is revalidated upstream.
  */
 struct vkdr_settings {
 	const char *listen;
@@ -116,7 +117,6 @@ struct vkdr_settings {
 	const struct vkdr_option *storage_options;
 	size_t n_storage_options;
 	unsigned tag_ttl;
-	const char *cache_dir;
 };
 
 /* A snapshot of the configuration; free it with host->config_free(). */
@@ -492,6 +492,15 @@ struct vkdr_host {
 	 */
 	int (*challenge_param)(const char *header, const char *scheme,
 			       const char *name, char *out, size_t outlen);
+	/*
+	 * Credentials for REGISTRY (an upstream host such as "ghcr.io"),
+	 * from, in order: the mirror's entry in mirror-settings.yaml, the
+	 * configs: section of mirror-registry.yaml, and the Docker client's
+	 * ~/.docker/config.json. Returns 0 with *USERNAME and *PASSWORD set
+	 * (free both with host->free()), or -ENOENT for anonymous access.
+	 */
+	int (*credentials_find)(const char *registry, char **username,
+				char **password);
 	/* Run a command of another module, as "vkdr GROUP VERB ARGS". */
 	int (*command_run)(const char *group, const char *verb, int argc,
 			   char **argv);
