@@ -218,6 +218,8 @@ int yt_map_set(struct yt_node *map, const char *key, struct yt_node *value)
 	struct yt_node *k;
 	ssize_t i;
 
+	if (!value)
+		return -ENOMEM;
 	if (!map || map->kind != YT_MAPPING) {
 		yt_free(value);
 		return -EINVAL;
@@ -257,6 +259,8 @@ bool yt_map_remove(struct yt_node *map, const char *key)
 
 int yt_seq_append(struct yt_node *seq, struct yt_node *item)
 {
+	if (!item)
+		return -ENOMEM;
 	if (!seq || seq->kind != YT_SEQUENCE) {
 		yt_free(item);
 		return -EINVAL;

@@ -100,7 +100,8 @@ struct yt_node *yt_map_get(const struct yt_node *map, const char *key);
  * Store VALUE under KEY in MAP, replacing (and freeing) an existing value
  * in place so the key keeps its position, or appending a new pair. Takes
  * VALUE in every case, also on failure. Returns 0, -EINVAL when MAP is
- * not a mapping, or -ENOMEM.
+ * not a mapping, or -ENOMEM (also when VALUE is NULL, so the result of a
+ * failed yt_scalar_new() may be passed straight in).
  */
 int yt_map_set(struct yt_node *map, const char *key, struct yt_node *value);
 
@@ -109,7 +110,7 @@ bool yt_map_remove(struct yt_node *map, const char *key);
 
 /*
  * Append ITEM to the sequence SEQ. Takes ITEM in every case. Returns 0,
- * -EINVAL when SEQ is not a sequence, or -ENOMEM.
+ * -EINVAL when SEQ is not a sequence, or -ENOMEM (also for a NULL ITEM).
  */
 int yt_seq_append(struct yt_node *seq, struct yt_node *item);
 
