@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "fsstore.h"
-#include "size.h"
+#include "util.h"
 
 #define TMP_DIR_NAME "tmp"
 #define DIR_MODE 0700
@@ -72,32 +72,10 @@ struct fs_writer {
 /* Called for every committed object a tree walk meets. */
 typedef int (*fs_tree_fn)(void *arg, const char *key, const struct stat *sb);
 
-static bool key_char_allowed(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-	       c == '_' || c == '/' || c == '-';
-}
-
 bool fsstore_key_valid(const char *key)
 {
-	const char *segment = key;
-
-	if (!key || !*key)
+	if (!backend_key_valid(key))
 		return false;
-	for (const char *p = key;; p++) {
-		if (*p == '/' || *p == '\0') {
-			size_t len = (size_t)(p - segment);
-
-			if (len == 0 || (len == 1 && segment[0] == '.') ||
-			    (len == 2 && segment[0] == '.' && segment[1] == '.'))
-				return false;
-			if (*p == '\0')
-				break;
-			segment = p + 1;
-		} else if (!key_char_allowed(*p)) {
-			return false;
-		}
-	}
 	if (strncmp(key, TMP_DIR_NAME, strlen(TMP_DIR_NAME)) == 0 &&
 	    (key[strlen(TMP_DIR_NAME)] == '\0' ||
 	     key[strlen(TMP_DIR_NAME)] == '/'))

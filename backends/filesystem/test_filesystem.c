@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "mockhost.h"
-#include "size.h"
+#include "util.h"
 
 #define KEY_A "blobs/sha256/aaaa"
 #define KEY_B "blobs/sha256/bbbb"

@@ -1,11 +1,40 @@
 /*
- * size.c - see size.h.
+ * util.c - see util.h.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <strings.h>
 
-#include "size.h"
+#include "util.h"
+
+static bool key_char_allowed(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '_' || c == '/' || c == '-';
+}
+
+bool backend_key_valid(const char *key)
+{
+	const char *segment = key;
+
+	if (!key || !*key)
+		return false;
+	for (const char *p = key;; p++) {
+		if (*p == '/' || *p == '\0') {
+			size_t len = (size_t)(p - segment);
+
+			if (len == 0 || (len == 1 && segment[0] == '.') ||
+			    (len == 2 && segment[0] == '.' && segment[1] == '.'))
+				return false;
+			if (*p == '\0')
+				return true;
+			segment = p + 1;
+		} else if (!key_char_allowed(*p)) {
+			return false;
+		}
+	}
+}
 
 struct size_unit {
 	const char *name;

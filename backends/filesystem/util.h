@@ -1,13 +1,21 @@
 /*
- * size.h - byte sizes as users write them in storage options.
+ * util.h - what every storage backend in this tree checks the same way:
+ * storage keys, and byte sizes as users write them in options.
  *
- * Shared by the storage backends in this tree; each module compiles its
- * own copy, so nothing here is exported.
+ * Each module compiles its own copy, so nothing here is exported.
  */
-#ifndef VKDR_BACKEND_SIZE_H
-#define VKDR_BACKEND_SIZE_H
+#ifndef VKDR_BACKEND_UTIL_H
+#define VKDR_BACKEND_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/*
+ * True when KEY is a well-formed storage key: not empty, relative, made of
+ * [a-z0-9._/-] only, with no empty, "." or ".." segment. Such a key can be
+ * used as a path below a directory without escaping it.
+ */
+bool backend_key_valid(const char *key);
 
 /*
  * Parse TEXT as a byte count: a decimal integer with an optional unit.
