@@ -387,10 +387,10 @@ fake_gets()
 # ------------------------------------------------------------------------
 # The mirror under test
 
-# start_mirror [SERVE_ARGS...] - configure a docker.io mirror on
-# 127.0.0.1:$MIRROR_PORT in front of $UPSTREAM_URL and start the daemon.
-# Its log is $MIRROR_LOG.
-start_mirror()
+# mirror_configure - "vkdr mirror add" a docker.io mirror on
+# 127.0.0.1:$MIRROR_PORT in front of $UPSTREAM_URL, in a $VKDR_HOME of the
+# test's own. Done once; start_mirror calls it when a test did not.
+mirror_configure()
 {
 	need_vkdr
 	export VKDR_HOME=$E2E_TMP/home
@@ -398,15 +398,20 @@ start_mirror()
 	MIRROR_URL=http://127.0.0.1:$MIRROR_PORT
 	MIRROR_LOG=$E2E_TMP/mirror.log
 	mkdir -p "$VKDR_HOME"
-	if [ -z "${MIRROR_CONFIGURED:-}" ]; then
-		"$VKDR" mirror add --host=docker.io --port="$MIRROR_PORT" \
-			--upstream="$UPSTREAM_URL" >"$E2E_TMP/mirror-add.log" \
-			2>&1 || {
-			cat "$E2E_TMP/mirror-add.log" >&2
-			fail "vkdr mirror add failed"
-		}
-		MIRROR_CONFIGURED=1
-	fi
+	"$VKDR" mirror add --host=docker.io --port="$MIRROR_PORT" \
+		--upstream="$UPSTREAM_URL" >"$E2E_TMP/mirror-add.log" 2>&1 || {
+		cat "$E2E_TMP/mirror-add.log" >&2
+		fail "vkdr mirror add failed"
+	}
+	MIRROR_CONFIGURED=1
+}
+
+# start_mirror [SERVE_ARGS...] - start "vkdr mirror serve" on the
+# configured mirror and wait until it answers /v2/. Its stderr is
+# $MIRROR_LOG.
+start_mirror()
+{
+	[ -n "${MIRROR_CONFIGURED:-}" ] || mirror_configure
 	spawn MIRROR_PID "$MIRROR_LOG" "$VKDR" --verbose mirror serve \
 		--listen=127.0.0.1 "$@"
 	wait_until "$E2E_START_DEADLINE" "the mirror on $MIRROR_URL" \
@@ -440,6 +445,17 @@ mirror_setting()
 	else
 		printf '%s: %s\n' "$1" "$2" >>"$f"
 	fi
+}
+
+# json_error_code FILE - the first "code" of a registry error body, or
+# nothing when FILE is not one.
+json_error_code()
+{
+	"$PYTHON" -c 'import json, sys
+try:
+    print(json.load(open(sys.argv[1]))["errors"][0]["code"])
+except Exception:
+    pass' "$1"
 }
 
 # metric_positive PATTERN - the mirror's /metrics has a sample whose name
