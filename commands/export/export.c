@@ -109,7 +109,8 @@ static int upstream_url(const struct vkdr_host *host,
 static void render_hosts_toml(FILE *out, const char *server,
 			      const char *hostport)
 {
-	fprintf(out, "# Written by 'vkdr mirror export --format=containerd'.\n");
+	fprintf(out,
+		"# Written by 'vkdr mirror export --format=containerd'.\n");
 	fputs("server = ", out);
 	toml_string(out, server);
 	fputs("\n\n[host.\"http://", out);
@@ -192,8 +193,8 @@ static int export_containerd(const struct vkdr_host *host,
 		}
 		rc = upstream_url(host, m, server, sizeof(server));
 		if (rc < 0) {
-			vkdr_log_err(host, MOD, "%s: no upstream: %s",
-				     m->host, strerror(-rc));
+			vkdr_log_err(host, MOD, "%s: no upstream: %s", m->host,
+				     strerror(-rc));
 			return EXIT_FAIL;
 		}
 		format_hostport(hostport, sizeof(hostport), opt->address,
@@ -233,15 +234,15 @@ static int export_containerd(const struct vkdr_host *host,
  * the mirror port alone has to tell the registry: a wildcard mirror cannot
  * serve it and is skipped. Returns the number of registries written.
  */
-static size_t render_registries_conf(const struct vkdr_host *host,
-				     FILE *out,
+static size_t render_registries_conf(const struct vkdr_host *host, FILE *out,
 				     const struct vkdr_config *cfg,
 				     const char *address)
 {
 	size_t written = 0;
 
-	fprintf(out,
-		"# Written by 'vkdr mirror export --format=registries-conf'.\n");
+	fprintf(
+	    out,
+	    "# Written by 'vkdr mirror export --format=registries-conf'.\n");
 	for (size_t i = 0; i < cfg->n_mirrors; i++) {
 		const struct vkdr_mirror *m = &cfg->mirrors[i];
 		char hostport[300];
@@ -250,7 +251,8 @@ static size_t render_registries_conf(const struct vkdr_host *host,
 			vkdr_log_warn(host, MOD,
 				      "%s: skipped: containers-registries.conf "
 				      "clients do not tell a mirror which "
-				      "registry they want", m->host);
+				      "registry they want",
+				      m->host);
 			continue;
 		}
 		format_hostport(hostport, sizeof(hostport), address, m->port);
@@ -379,7 +381,8 @@ static int parse_options(int argc, char **argv, struct export_options *opt)
 				fprintf(stderr,
 					"vkdr: unknown format '%s'; use "
 					"containerd, registries-conf or "
-					"docker\n", v);
+					"docker\n",
+					v);
 				return -EINVAL;
 			}
 		} else if ((v = option_value(argv[i], "--dir"))) {
@@ -389,8 +392,9 @@ static int parse_options(int argc, char **argv, struct export_options *opt)
 		} else if ((v = option_value(argv[i], "--output"))) {
 			opt->output = v;
 		} else {
-			fprintf(stderr, "vkdr: unknown argument '%s'; run "
-					"'vkdr mirror export --help'\n",
+			fprintf(stderr,
+				"vkdr: unknown argument '%s'; run "
+				"'vkdr mirror export --help'\n",
 				argv[i]);
 			return -EINVAL;
 		}
@@ -437,8 +441,9 @@ static int export_run(const struct vkdr_host *host, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (cfg->n_mirrors == 0) {
-		vkdr_log_err(host, MOD, "no mirror is configured; add one "
-					"with 'vkdr mirror add --host=HOST'");
+		vkdr_log_err(host, MOD,
+			     "no mirror is configured; add one "
+			     "with 'vkdr mirror add --host=HOST'");
 		status = EXIT_FAIL;
 		goto out_free_config;
 	}
@@ -454,52 +459,51 @@ out_free_config:
 }
 
 static const struct vkdr_command export_commands[] = {
-	{
-		.group = "mirror",
-		.verb = "export",
-		.summary = "write the mirrors in another runtime's format",
-		.usage = "vkdr mirror export --format=FORMAT [--dir=DIR] "
-			 "[--output=FILE] [--address=HOST]",
-		.help =
-			"Formats:\n"
-			"  containerd       DIR/<host>/hosts.toml per mirror, "
-			"for containerd's\n"
-			"                   config_path or 'ctr --hosts-dir' "
-			"(needs --dir=DIR)\n"
-			"  registries-conf  a containers-registries.conf "
-			"snippet (podman, skopeo,\n"
-			"                   CRI-O), to stdout or "
-			"--output=FILE\n"
-			"  docker           the daemon.json registry-mirrors "
-			"line; Docker applies\n"
-			"                   it to Docker Hub only\n\n"
-			"Options:\n"
-			"  --address=HOST   how the runtime reaches the "
-			"mirrors (default 127.0.0.1;\n"
-			"                   host.k3d.internal inside k3d)\n\n"
-			"Mirrors of wildcard hosts (*.azurecr.io) cannot be "
-			"exported and are\nskipped with a warning.\n\n"
-			"Example:\n"
-			"  vkdr mirror export --format=containerd "
-			"--dir=/etc/containerd/certs.d\n",
-		.run = export_run,
-	},
+    {
+	.group = "mirror",
+	.verb = "export",
+	.summary = "write the mirrors in another runtime's format",
+	.usage = "vkdr mirror export --format=FORMAT [--dir=DIR] "
+		 "[--output=FILE] [--address=HOST]",
+	.help = "Formats:\n"
+		"  containerd       DIR/<host>/hosts.toml per mirror, "
+		"for containerd's\n"
+		"                   config_path or 'ctr --hosts-dir' "
+		"(needs --dir=DIR)\n"
+		"  registries-conf  a containers-registries.conf "
+		"snippet (podman, skopeo,\n"
+		"                   CRI-O), to stdout or "
+		"--output=FILE\n"
+		"  docker           the daemon.json registry-mirrors "
+		"line; Docker applies\n"
+		"                   it to Docker Hub only\n\n"
+		"Options:\n"
+		"  --address=HOST   how the runtime reaches the "
+		"mirrors (default 127.0.0.1;\n"
+		"                   host.k3d.internal inside k3d)\n\n"
+		"Mirrors of wildcard hosts (*.azurecr.io) cannot be "
+		"exported and are\nskipped with a warning.\n\n"
+		"Example:\n"
+		"  vkdr mirror export --format=containerd "
+		"--dir=/etc/containerd/certs.d\n",
+	.run = export_run,
+    },
 };
 
 static const struct vkdr_command_ops export_ops = {
-	.version = VKDR_COMMAND_OPS_VERSION,
-	.commands = export_commands,
-	.n_commands = sizeof(export_commands) / sizeof(export_commands[0]),
+    .version = VKDR_COMMAND_OPS_VERSION,
+    .commands = export_commands,
+    .n_commands = sizeof(export_commands) / sizeof(export_commands[0]),
 };
 
 static const struct vkdr_module export_module = {
-	.abi = VKDR_MODULE_ABI,
-	.kind = VKDR_MODULE_COMMAND,
-	.name = "export",
-	.version = "1.0",
-	.description = "vkdr mirror export: the mirrors for containerd, "
-		       "podman and Docker",
-	.ops = &export_ops,
+    .abi = VKDR_MODULE_ABI,
+    .kind = VKDR_MODULE_COMMAND,
+    .name = "export",
+    .version = "1.0",
+    .description = "vkdr mirror export: the mirrors for containerd, "
+		   "podman and Docker",
+    .ops = &export_ops,
 };
 
 VKDR_MODULE_DEFINE(export_module);

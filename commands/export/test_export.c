@@ -19,20 +19,23 @@
 #include "mockhost.h"
 
 static const struct vkdr_mirror three_mirrors[] = {
-	{ .host = "docker.io", .port = 6000,
-	  .endpoint = "http://host.k3d.internal:6000" },
-	{ .host = "ghcr.io", .port = 6001, .upstream = "http://127.0.0.1:5000",
-	  .endpoint = "http://host.k3d.internal:6001" },
-	{ .host = "*.azurecr.io", .port = 6002,
-	  .endpoint = "http://host.k3d.internal:6002" },
+    {.host = "docker.io",
+     .port = 6000,
+     .endpoint = "http://host.k3d.internal:6000"},
+    {.host = "ghcr.io",
+     .port = 6001,
+     .upstream = "http://127.0.0.1:5000",
+     .endpoint = "http://host.k3d.internal:6001"},
+    {.host = "*.azurecr.io",
+     .port = 6002,
+     .endpoint = "http://host.k3d.internal:6002"},
 };
 
 static const struct vkdr_mirror *fake_mirrors = three_mirrors;
 static size_t fake_n_mirrors = 3;
 static struct vkdr_host host;
 
-static int fake_config_read(struct vkdr_config **cfg, char *err,
-			    size_t errlen)
+static int fake_config_read(struct vkdr_config **cfg, char *err, size_t errlen)
 {
 	*cfg = calloc(1, sizeof(**cfg));
 	if (!*cfg)
@@ -55,12 +58,12 @@ static int fake_resolve(const struct vkdr_host *h, const char *registry,
 	return 0;
 }
 
-static const char *const fake_claims[] = { "docker.io", NULL };
+static const char *const fake_claims[] = {"docker.io", NULL};
 
 static const struct vkdr_registry_ops fake_dockerhub = {
-	.version = VKDR_REGISTRY_OPS_VERSION,
-	.claims = fake_claims,
-	.resolve = fake_resolve,
+    .version = VKDR_REGISTRY_OPS_VERSION,
+    .claims = fake_claims,
+    .resolve = fake_resolve,
 };
 
 static const struct vkdr_registry_ops *
@@ -88,8 +91,8 @@ static const struct vkdr_command *export_command(void)
 static int run_export(const char *a1, const char *a2, const char *a3,
 		      const char *a4)
 {
-	const char *given[] = { a1, a2, a3, a4 };
-	char *argv[6] = { "export" };
+	const char *given[] = {a1, a2, a3, a4};
+	char *argv[6] = {"export"};
 	int argc = 1;
 
 	for (size_t i = 0; i < 4 && given[i]; i++)
@@ -154,8 +157,7 @@ START_TEST(containerd_golden)
 
 	snprintf(dir, sizeof(dir), "%s/certs.d", tmpdir);
 	snprintf(arg, sizeof(arg), "--dir=%s", dir);
-	ck_assert_int_eq(run_export("--format=containerd", arg, NULL, NULL),
-			 0);
+	ck_assert_int_eq(run_export("--format=containerd", arg, NULL, NULL), 0);
 
 	snprintf(path, sizeof(path), "%s/docker.io/hosts.toml", dir);
 	assert_file(path,
@@ -181,7 +183,7 @@ END_TEST
 START_TEST(containerd_address_and_fallback_server)
 {
 	static const struct vkdr_mirror quay[] = {
-		{ .host = "quay.io", .port = 6003 },
+	    {.host = "quay.io", .port = 6003},
 	};
 	char arg[PATH_MAX + 16], path[PATH_MAX + 64];
 
@@ -208,8 +210,7 @@ START_TEST(containerd_only_wildcards_fails)
 	fake_mirrors = three_mirrors + 2;
 	fake_n_mirrors = 1;
 	snprintf(arg, sizeof(arg), "--dir=%s", tmpdir);
-	ck_assert_int_eq(run_export("--format=containerd", arg, NULL, NULL),
-			 1);
+	ck_assert_int_eq(run_export("--format=containerd", arg, NULL, NULL), 1);
 }
 END_TEST
 
@@ -219,28 +220,26 @@ START_TEST(registries_conf_golden)
 
 	snprintf(out, sizeof(out), "%s/mirrors.conf", tmpdir);
 	snprintf(arg, sizeof(arg), "--output=%s", out);
-	ck_assert_int_eq(run_export("--format=registries-conf", arg, NULL,
-				    NULL),
-			 0);
-	assert_file(out,
-		    "# Written by 'vkdr mirror export "
-		    "--format=registries-conf'.\n"
-		    "\n"
-		    "[[registry]]\n"
-		    "prefix = \"docker.io\"\n"
-		    "location = \"docker.io\"\n"
-		    "\n"
-		    "[[registry.mirror]]\n"
-		    "location = \"127.0.0.1:6000\"\n"
-		    "insecure = true\n"
-		    "\n"
-		    "[[registry]]\n"
-		    "prefix = \"ghcr.io\"\n"
-		    "location = \"ghcr.io\"\n"
-		    "\n"
-		    "[[registry.mirror]]\n"
-		    "location = \"127.0.0.1:6001\"\n"
-		    "insecure = true\n");
+	ck_assert_int_eq(
+	    run_export("--format=registries-conf", arg, NULL, NULL), 0);
+	assert_file(out, "# Written by 'vkdr mirror export "
+			 "--format=registries-conf'.\n"
+			 "\n"
+			 "[[registry]]\n"
+			 "prefix = \"docker.io\"\n"
+			 "location = \"docker.io\"\n"
+			 "\n"
+			 "[[registry.mirror]]\n"
+			 "location = \"127.0.0.1:6000\"\n"
+			 "insecure = true\n"
+			 "\n"
+			 "[[registry]]\n"
+			 "prefix = \"ghcr.io\"\n"
+			 "location = \"ghcr.io\"\n"
+			 "\n"
+			 "[[registry.mirror]]\n"
+			 "location = \"127.0.0.1:6001\"\n"
+			 "insecure = true\n");
 }
 END_TEST
 
@@ -261,9 +260,8 @@ START_TEST(docker_ipv6_address)
 
 	snprintf(out, sizeof(out), "%s/daemon-line", tmpdir);
 	snprintf(arg, sizeof(arg), "--output=%s", out);
-	ck_assert_int_eq(run_export("--format=docker", "--address=::1", arg,
-				    NULL),
-			 0);
+	ck_assert_int_eq(
+	    run_export("--format=docker", "--address=::1", arg, NULL), 0);
 	assert_file(out, "\"registry-mirrors\": [\"http://[::1]:6000\"]\n");
 }
 END_TEST
@@ -294,9 +292,8 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(run_export(NULL, NULL, NULL, NULL), 2);
 	ck_assert_int_eq(run_export("--format=containerd", NULL, NULL, NULL),
 			 2);
-	ck_assert_int_eq(run_export("--format=docker", "--dir=/tmp", NULL,
-				    NULL),
-			 2);
+	ck_assert_int_eq(
+	    run_export("--format=docker", "--dir=/tmp", NULL, NULL), 2);
 	ck_assert_int_eq(run_export("--format=docker", "--bogus", NULL, NULL),
 			 2);
 }

@@ -47,7 +47,7 @@ struct infra_options {
 	const char *listen;
 	const char *cluster;
 	unsigned timeout_s;
-	int n_extra;		/* arguments after "--", for k3d */
+	int n_extra; /* arguments after "--", for k3d */
 	char **extra;
 };
 
@@ -63,8 +63,7 @@ struct infra_paths {
 /* What became of one mirror while waiting for the daemon. */
 enum mirror_state { MIRROR_WAITING, MIRROR_READY, MIRROR_PORT_TAKEN };
 
-static int infra_paths_init(const struct vkdr_host *host,
-			    struct infra_paths *p)
+static int infra_paths_init(const struct vkdr_host *host, struct infra_paths *p)
 {
 	const char *home = host->home();
 	int n = 0;
@@ -106,8 +105,8 @@ static int make_dirs(const char *dir)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -221,8 +220,7 @@ static pid_t read_pid_file(const struct infra_paths *p)
 		return 0;
 	buf[n] = '\0';
 	pid = strtol(buf, &end, 10);
-	if (end == buf || (*end && *end != '\n') || pid <= 0 ||
-	    pid > INT_MAX)
+	if (end == buf || (*end && *end != '\n') || pid <= 0 || pid > INT_MAX)
 		return 0;
 	return (pid_t)pid;
 }
@@ -265,8 +263,8 @@ static pid_t running_daemon(const struct infra_paths *p)
  */
 static bool port_is_free(const char *listen_addr, unsigned port)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
 	struct addrinfo *res;
 	char service[16];
 	bool free_port = true;
@@ -382,8 +380,8 @@ static int start_daemon(const struct vkdr_host *host,
 	rc = make_dirs(p->log_dir);
 	if (rc < 0)
 		return rc;
-	log_fd = open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0644);
+	log_fd =
+	    open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (log_fd < 0)
 		return -errno;
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -516,9 +514,8 @@ static void print_log_tail(const struct infra_paths *p, off_t from)
  * those found taken before the start are not probed (whatever answers
  * there is not this daemon). Returns false when the daemon exited.
  */
-static bool wait_ready(const struct vkdr_config *cfg,
-		       enum mirror_state *state, const char *address,
-		       pid_t pid, unsigned timeout_s)
+static bool wait_ready(const struct vkdr_config *cfg, enum mirror_state *state,
+		       const char *address, pid_t pid, unsigned timeout_s)
 {
 	long deadline = now_ms() + (long)timeout_s * 1000L;
 
@@ -560,12 +557,14 @@ static size_t report_mirrors(const struct vkdr_config *cfg,
 			break;
 		case MIRROR_PORT_TAKEN:
 			printf("not ready: port %u is in use by another "
-			       "program\n", m->port);
+			       "program\n",
+			       m->port);
 			not_ready++;
 			break;
 		case MIRROR_WAITING:
 			printf("not ready: no answer to GET http://%s:%u/v2/ "
-			       "within %u s\n", address, m->port, timeout_s);
+			       "within %u s\n",
+			       address, m->port, timeout_s);
 			not_ready++;
 			break;
 		}
@@ -582,8 +581,8 @@ static int ensure_daemon(const struct vkdr_host *host,
 			 const struct vkdr_config *cfg,
 			 const struct infra_options *opt, bool *daemon_up)
 {
-	const char *listen_addr = opt->listen ? opt->listen
-					      : cfg->settings.listen;
+	const char *listen_addr =
+	    opt->listen ? opt->listen : cfg->settings.listen;
 	const char *address = probe_address(listen_addr);
 	enum mirror_state *state;
 	off_t log_start = file_size(p->log_file);
@@ -607,7 +606,8 @@ static int ensure_daemon(const struct vkdr_host *host,
 	if (pid) {
 		/* It may predate a "vkdr mirror add": have it reread. */
 		printf("The mirror daemon already runs (pid %ld); not "
-		       "starting a second one.\n", (long)pid);
+		       "starting a second one.\n",
+		       (long)pid);
 		kill(pid, SIGHUP);
 	} else {
 		for (size_t i = 0; i < cfg->n_mirrors; i++)
@@ -788,14 +788,14 @@ static int infra_up(const struct vkdr_host *host, enum infra_verb verb,
 	}
 
 	if (verb == VERB_UP) {
-		const char *args[] = { "--registry-config", registry_config };
+		const char *args[] = {"--registry-config", registry_config};
 		bool have_file = access(registry_config, R_OK) == 0;
 
 		k3d_status = k3d_cluster(host, k3d, "create", opt->cluster,
 					 args, have_file ? 2 : 0, opt);
 	} else {
-		k3d_status = k3d_cluster(host, k3d, "start", opt->cluster,
-					 NULL, 0, opt);
+		k3d_status =
+		    k3d_cluster(host, k3d, "start", opt->cluster, NULL, 0, opt);
 	}
 	if (k3d_status != EXIT_OK)
 		status = k3d_status;
@@ -861,8 +861,8 @@ static int infra_stop(const struct vkdr_host *host,
 		return EXIT_FAIL;
 	}
 	if (find_in_path("k3d", k3d, sizeof(k3d)))
-		status = k3d_cluster(host, k3d, "stop", opt->cluster, NULL, 0,
-				     opt);
+		status =
+		    k3d_cluster(host, k3d, "stop", opt->cluster, NULL, 0, opt);
 	else
 		printf("k3d is not on PATH: no cluster to stop.\n");
 
@@ -911,8 +911,9 @@ static int parse_options(enum infra_verb verb, int argc, char **argv,
 			}
 			opt->timeout_s = (unsigned)t;
 		} else {
-			fprintf(stderr, "vkdr: unknown argument '%s'; run "
-					"'vkdr infra %s --help'\n",
+			fprintf(stderr,
+				"vkdr: unknown argument '%s'; run "
+				"'vkdr infra %s --help'\n",
 				argv[i], argv[0]);
 			return -EINVAL;
 		}
@@ -937,78 +938,75 @@ static int infra_up_run(const struct vkdr_host *host, int argc, char **argv)
 	return run_verb(host, VERB_UP, argc, argv);
 }
 
-static int infra_start_run(const struct vkdr_host *host, int argc,
-			   char **argv)
+static int infra_start_run(const struct vkdr_host *host, int argc, char **argv)
 {
 	return run_verb(host, VERB_START, argc, argv);
 }
 
-static int infra_stop_run(const struct vkdr_host *host, int argc,
-			  char **argv)
+static int infra_stop_run(const struct vkdr_host *host, int argc, char **argv)
 {
 	return run_verb(host, VERB_STOP, argc, argv);
 }
 
-#define UP_OPTIONS                                                        \
-	"  --listen=ADDR    address the mirror daemon binds to (default: "   \
-	"the\n"                                                           \
-	"                   listen setting, else every address)\n"         \
-	"  --cluster=NAME   the k3d cluster (default " DEFAULT_CLUSTER ")\n" \
-	"  --timeout=SECS   how long to wait for the mirrors (default 15)\n" \
-	"  -- ARGS...       handed to k3d as they are\n\n"                   \
-	"The daemon's log is $VKDR_HOME/logs/mirror.log, its pid is in\n"  \
-	"$VKDR_HOME/run/mirror.pid. Without k3d on PATH only the mirrors\n" \
+#define UP_OPTIONS                                                             \
+	"  --listen=ADDR    address the mirror daemon binds to (default: "     \
+	"the\n"                                                                \
+	"                   listen setting, else every address)\n"             \
+	"  --cluster=NAME   the k3d cluster (default " DEFAULT_CLUSTER ")\n"   \
+	"  --timeout=SECS   how long to wait for the mirrors (default 15)\n"   \
+	"  -- ARGS...       handed to k3d as they are\n\n"                     \
+	"The daemon's log is $VKDR_HOME/logs/mirror.log, its pid is in\n"      \
+	"$VKDR_HOME/run/mirror.pid. Without k3d on PATH only the mirrors\n"    \
 	"start.\n"
 
 static const struct vkdr_command infra_commands[] = {
-	{
-		.group = "infra",
-		.verb = "up",
-		.summary = "start the mirrors and create the k3d cluster",
-		.usage = "vkdr infra up [--listen=ADDR] [--cluster=NAME] "
-			 "[--timeout=SECS] [-- K3D-ARGS...]",
-		.help = "Options:\n" UP_OPTIONS
-			"\nExample:\n"
-			"  vkdr infra up -- --agents 2\n",
-		.run = infra_up_run,
-	},
-	{
-		.group = "infra",
-		.verb = "start",
-		.summary = "start the mirrors and the existing k3d cluster",
-		.usage = "vkdr infra start [--listen=ADDR] [--cluster=NAME] "
-			 "[--timeout=SECS] [-- K3D-ARGS...]",
-		.help = "Options:\n" UP_OPTIONS,
-		.run = infra_start_run,
-	},
-	{
-		.group = "infra",
-		.verb = "stop",
-		.summary = "stop the k3d cluster and the mirrors",
-		.usage = "vkdr infra stop [--cluster=NAME]",
-		.help = "Options:\n"
-			"  --cluster=NAME   the k3d cluster (default "
-			DEFAULT_CLUSTER ")\n\n"
-			"The daemon gets SIGTERM, and SIGKILL if it has not "
-			"exited 10 s later.\n",
-		.run = infra_stop_run,
-	},
+    {
+	.group = "infra",
+	.verb = "up",
+	.summary = "start the mirrors and create the k3d cluster",
+	.usage = "vkdr infra up [--listen=ADDR] [--cluster=NAME] "
+		 "[--timeout=SECS] [-- K3D-ARGS...]",
+	.help = "Options:\n" UP_OPTIONS "\nExample:\n"
+		"  vkdr infra up -- --agents 2\n",
+	.run = infra_up_run,
+    },
+    {
+	.group = "infra",
+	.verb = "start",
+	.summary = "start the mirrors and the existing k3d cluster",
+	.usage = "vkdr infra start [--listen=ADDR] [--cluster=NAME] "
+		 "[--timeout=SECS] [-- K3D-ARGS...]",
+	.help = "Options:\n" UP_OPTIONS,
+	.run = infra_start_run,
+    },
+    {
+	.group = "infra",
+	.verb = "stop",
+	.summary = "stop the k3d cluster and the mirrors",
+	.usage = "vkdr infra stop [--cluster=NAME]",
+	.help = "Options:\n"
+		"  --cluster=NAME   the k3d cluster (default " DEFAULT_CLUSTER
+		")\n\n"
+		"The daemon gets SIGTERM, and SIGKILL if it has not "
+		"exited 10 s later.\n",
+	.run = infra_stop_run,
+    },
 };
 
 static const struct vkdr_command_ops infra_ops = {
-	.version = VKDR_COMMAND_OPS_VERSION,
-	.commands = infra_commands,
-	.n_commands = sizeof(infra_commands) / sizeof(infra_commands[0]),
+    .version = VKDR_COMMAND_OPS_VERSION,
+    .commands = infra_commands,
+    .n_commands = sizeof(infra_commands) / sizeof(infra_commands[0]),
 };
 
 static const struct vkdr_module infra_module = {
-	.abi = VKDR_MODULE_ABI,
-	.kind = VKDR_MODULE_COMMAND,
-	.name = "infra",
-	.version = "1.0",
-	.description = "vkdr infra up/start/stop: the mirror daemon and the "
-		       "k3d cluster",
-	.ops = &infra_ops,
+    .abi = VKDR_MODULE_ABI,
+    .kind = VKDR_MODULE_COMMAND,
+    .name = "infra",
+    .version = "1.0",
+    .description = "vkdr infra up/start/stop: the mirror daemon and the "
+		   "k3d cluster",
+    .ops = &infra_ops,
 };
 
 VKDR_MODULE_DEFINE(infra_module);

@@ -43,9 +43,9 @@ static void fake_on_term(int sig)
 
 static int fake_listen(unsigned port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	if (fd < 0)
@@ -110,8 +110,8 @@ static int fake_serve(int argc, char **argv)
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			static const char reply[] =
-				"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n"
-				"Connection: close\r\n\r\n{}";
+			    "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n"
+			    "Connection: close\r\n\r\n{}";
 			char buf[1024];
 			int c;
 
@@ -135,13 +135,12 @@ static int fake_serve(int argc, char **argv)
 static struct vkdr_mirror mirrors[2];
 static size_t n_mirrors;
 static struct vkdr_host host;
-static char dir[PATH_MAX];		/* the test's temp dir */
-static char record[PATH_MAX + 16];	/* what the stand-in k3d wrote */
-static char bin_dir[PATH_MAX + 8];	/* the stand-in k3d lives here */
-static char out_file[PATH_MAX + 16];	/* captured stdout */
+static char dir[PATH_MAX];	     /* the test's temp dir */
+static char record[PATH_MAX + 16];   /* what the stand-in k3d wrote */
+static char bin_dir[PATH_MAX + 8];   /* the stand-in k3d lives here */
+static char out_file[PATH_MAX + 16]; /* captured stdout */
 
-static int fake_config_read(struct vkdr_config **cfg, char *err,
-			    size_t errlen)
+static int fake_config_read(struct vkdr_config **cfg, char *err, size_t errlen)
 {
 	*cfg = calloc(1, sizeof(**cfg));
 	if (!*cfg)
@@ -159,8 +158,8 @@ static void fake_config_free(struct vkdr_config *cfg)
 /* A loopback port nothing listens on right now. */
 static unsigned free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -241,7 +240,7 @@ static const struct vkdr_command *infra_command(const char *verb)
  */
 static int run_infra(const char *verb, ...)
 {
-	char *argv[16] = { (char *)verb };
+	char *argv[16] = {(char *)verb};
 	int argc = 1, saved, fd, status;
 	const char *a;
 	va_list ap;
@@ -326,10 +325,10 @@ static void setup(void)
 	unlink(k3d);
 	unlink(host.registry_config_path());
 
-	mirrors[0] = (struct vkdr_mirror){ .host = "docker.io",
-					   .port = free_port() };
-	mirrors[1] = (struct vkdr_mirror){ .host = "ghcr.io",
-					   .port = free_port() };
+	mirrors[0] =
+	    (struct vkdr_mirror){.host = "docker.io", .port = free_port()};
+	mirrors[1] =
+	    (struct vkdr_mirror){.host = "ghcr.io", .port = free_port()};
 	n_mirrors = 2;
 	snprintf(ports, sizeof(ports), "%u,%u", mirrors[0].port,
 		 mirrors[1].port);
@@ -357,9 +356,9 @@ START_TEST(up_starts_daemon_and_creates_cluster)
 	mkdir_p(expected);
 	write_file(host.registry_config_path(), "mirrors: {}\n", 0644);
 
-	ck_assert_int_eq(run_infra("up", "--listen=127.0.0.1", "--",
-				   "--agents", "1", NULL),
-			 0);
+	ck_assert_int_eq(
+	    run_infra("up", "--listen=127.0.0.1", "--", "--agents", "1", NULL),
+	    0);
 	out = output();
 	ck_assert_msg(strstr(out, "Started the mirror daemon"), "%s", out);
 	ck_assert_msg(strstr(out, "docker.io") && strstr(out, "ready"), "%s",
@@ -417,15 +416,13 @@ START_TEST(stop_stops_daemon_and_cluster)
 	char *calls;
 	pid_t pid;
 
-	ck_assert_int_eq(run_infra("up", "--listen=127.0.0.1",
-				   "--cluster=dev", NULL),
-			 0);
+	ck_assert_int_eq(
+	    run_infra("up", "--listen=127.0.0.1", "--cluster=dev", NULL), 0);
 	pid = pid_in_file();
 	ck_assert_int_gt(pid, 0);
 
 	ck_assert_int_eq(run_infra("stop", "--cluster=dev", NULL), 0);
-	snprintf(pid_file, sizeof(pid_file), "%s/run/mirror.pid",
-		 mock_home());
+	snprintf(pid_file, sizeof(pid_file), "%s/run/mirror.pid", mock_home());
 	ck_assert(!exists(pid_file));
 	calls = slurp(record);
 	ck_assert_str_eq(calls, "cluster create dev\ncluster stop dev\n");
@@ -492,9 +489,9 @@ START_TEST(port_taken_is_reported)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {
-		.sin_family = AF_INET,
-		.sin_port = htons((uint16_t)mirrors[1].port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	    .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)mirrors[1].port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	char want[64];
 	char *out;
@@ -517,8 +514,7 @@ START_TEST(daemon_that_exits_is_reported)
 
 	setenv("FAKE_SERVE_FAIL", "boom", 1);
 	ck_assert_int_eq(run_infra("up", "--listen=127.0.0.1", NULL), 1);
-	snprintf(pid_file, sizeof(pid_file), "%s/run/mirror.pid",
-		 mock_home());
+	snprintf(pid_file, sizeof(pid_file), "%s/run/mirror.pid", mock_home());
 	ck_assert(!exists(pid_file));
 	/* The cluster is not created around a missing mirror daemon. */
 	ck_assert(!exists(record));
