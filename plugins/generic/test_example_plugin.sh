@@ -26,15 +26,15 @@ fail() {
 	exit 1
 }
 
-if ! "$vkdr" mirror plugins --help >/dev/null 2>&1; then
-	echo "SKIP: the mirror command module is not built"
-	exit 77
-fi
-
 $CC -shared -fPIC -Wall -Wextra -Werror -I"$top_srcdir/core/include" \
 	-o "$VKDR_HOME/plugins/example.so" \
 	"$top_srcdir/doc/examples/example-registry.c" ||
 	fail "the example plugin does not build out of tree"
+
+if ! "$vkdr" mirror plugins --help >/dev/null 2>&1; then
+	echo "SKIP: the mirror command module is not built"
+	exit 77
+fi
 
 exports=$(nm -D --defined-only "$VKDR_HOME/plugins/example.so" |
 	awk '$2 == "T" { print $3 }')
