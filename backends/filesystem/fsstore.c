@@ -255,7 +255,7 @@ static int parse_options(struct fs_store *st, const struct vkdr_option *opts,
 		} else if (strcmp(key, "max-size") == 0) {
 			if (backend_parse_size(value, &st->max_size) < 0) {
 				vkdr_log_err(st->host, st->log_name,
-					     "option max-size: '%s' is not a size such as 500MiB, 20G or 1048576",
+					     "max-size '%s' is not a size (500MiB, 20G, 1048576)",
 					     value);
 				rc = -EINVAL;
 			}
@@ -366,7 +366,7 @@ static void fs_close(void *state)
 		return;
 	if (st->open_objects)
 		vkdr_log_warn(st->host, st->log_name,
-			      "closing with objects still open, starting with %s",
+			      "closing with objects still open, first %s",
 			      st->open_objects->key);
 	pthread_mutex_destroy(&st->trim_lock);
 	pthread_mutex_destroy(&st->lock);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
 
 #include "util.h"
@@ -23,9 +24,10 @@ bool backend_key_valid(const char *key)
 	for (const char *p = key;; p++) {
 		if (*p == '/' || *p == '\0') {
 			size_t len = (size_t)(p - segment);
+			/* Also true for an empty segment. */
+			bool dots = len <= 2 && !strncmp(segment, "..", len);
 
-			if (len == 0 || (len == 1 && segment[0] == '.') ||
-			    (len == 2 && segment[0] == '.' && segment[1] == '.'))
+			if (dots)
 				return false;
 			if (*p == '\0')
 				return true;

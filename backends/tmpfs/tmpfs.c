@@ -250,7 +250,7 @@ static int tmpfs_open(const struct vkdr_host *host,
 		} else if (backend_parse_size(value, &st->max_size) < 0 ||
 			   st->max_size == 0) {
 			vkdr_log_err(host, TMPFS_NAME,
-				     "option max-size: '%s' is not a size above 0 such as 500MiB or 2G",
+				     "max-size '%s' is not a size above 0 (500MiB, 2G)",
 				     value);
 			rc = -EINVAL;
 		}
