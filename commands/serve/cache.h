@@ -1,0 +1,65 @@
+/*
+ * cache.h - what the daemon keeps in the storage backend besides raw
+ * bytes: tag records, and the media type of a stored manifest.
+ *
+ * Blobs and manifests live under "blobs/sha256/<hex>", shared by every
+ * mirror. A tag record, under "tags/<registry>/<repo>/<tag>/<accept-hash>",
+ * says which digest a tag pointed to for one Accept set, with the
+ * manifest's media type and size, and when that answer was last checked
+ * upstream.
+ */
+#ifndef VKDR_SERVE_CACHE_H
+#define VKDR_SERVE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "oci.h"
+
+/* Manifests larger than this are refused, as registries do. */
+#define MANIFEST_MAX (4u << 20)
+
+struct tag_record {
+	char digest[OCI_DIGEST_LEN + 1];
+	char media_type[256];
+	uint64_t size;
+	int64_t validated;	/* seconds since the epoch */
+};
+
+/*
+ * Read the tag record at KEY. Returns 0, -ENOENT, or -EINVAL when the
+ * record cannot be parsed (it is then treated as missing).
+ */
+int cache_tag_read(struct daemon *d, const char *key, struct tag_record *rec);
+
+/* Write the tag record at KEY, replacing the old one. 0 or -errno. */
+int cache_tag_write(struct daemon *d, const char *key,
+		    const struct tag_record *rec);
+
+/*
+ * Format REC as stored, and parse it back; exposed for the tests.
+ * cache_tag_format returns the length or -ENOSPC; cache_tag_parse 0 or
+ * -EINVAL.
+ */
+int cache_tag_format(const struct tag_record *rec, char *buf, size_t len);
+int cache_tag_parse(const char *buf, size_t len, struct tag_record *rec);
+
+/*
+ * Read the whole object at KEY into a new buffer when it holds at most
+ * MAX bytes. Returns 0 with *BUF (free it) and *LEN, -ENOENT, -EFBIG, or
+ * another negative errno.
+ */
+int cache_read_all(struct daemon *d, const char *key, size_t max,
+		   char **buf, size_t *len);
+
+/*
+ * The media type of the manifest in BUF: its mediaType field, or, for
+ * documents without one, what their shape says (an OCI index or image
+ * manifest, or a schema 1 manifest). Returns 0 with OUT filled, or
+ * -EINVAL when BUF is not a manifest at all.
+ */
+int cache_manifest_type(const char *buf, size_t len, char *out,
+			size_t outlen);
+
+#endif

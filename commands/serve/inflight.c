@@ -1,0 +1,582 @@
+/*
+ * inflight.c - coalesced upstream fetches, streamed through a spool file.
+ *
+ * Life of a fetch: fetch_join() finds it in the table or creates it and
+ * starts its thread. The thread runs the upstream request; each body
+ * chunk is appended to the spool file, hashed, and handed to the storage
+ * writer, then the readers are woken. At the end the digest decides:
+ * commit and, for a tag, write the tag record; or abort and fail every
+ * reader. The fetch leaves the table only after the commit, so a request
+ * arriving in between finds the object in the store.
+ *
+ * References: the table holds one while the fetch runs, the thread one,
+ * each reader one. The spool file goes with the last.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "inflight.h"
+#include "upstream.h"
+
+struct fetch {
+	struct fetch *next;		/* in the table */
+	struct daemon *d;
+	struct fetch_spec spec;
+	int refs;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool head_ready;
+	bool done;
+	int error;			/* negative errno once failed */
+	struct fetch_info info;
+	uint64_t have;			/* bytes in the spool file */
+
+	/* Touched by the fetch thread only. */
+	int spool_fd;
+	EVP_MD_CTX *sha;
+	void *writer;
+	bool store_failed;
+};
+
+struct fetch_table {
+	pthread_mutex_t lock;
+	struct fetch *head;
+};
+
+int fetch_table_new(struct fetch_table **out)
+{
+	struct fetch_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	*out = t;
+	return 0;
+}
+
+void fetch_table_free(struct fetch_table *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+void fetch_table_wake(struct fetch_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (struct fetch *f = t->head; f; f = f->next) {
+		pthread_mutex_lock(&f->lock);
+		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fetch_put(struct fetch *f)
+{
+	int left;
+
+	pthread_mutex_lock(&f->lock);
+	left = --f->refs;
+	pthread_mutex_unlock(&f->lock);
+	if (left > 0)
+		return;
+	if (f->writer)
+		f->d->store->put_abort(f->d->store_state, f->writer);
+	if (f->spool_fd >= 0)
+		close(f->spool_fd);
+	EVP_MD_CTX_free(f->sha);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+}
+
+static int spool_open(struct daemon *d)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	fd = open(d->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	/* Filesystems without O_TMPFILE: create, then unlink at once. */
+	if (snprintf(path, sizeof(path), "%s/fetch-XXXXXX", d->spool_dir) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	return fd;
+}
+
+static void table_remove(struct daemon *d, struct fetch *f)
+{
+	struct fetch **p;
+
+	pthread_mutex_lock(&d->fetches->lock);
+	for (p = &d->fetches->head; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->fetches->lock);
+}
+
+/* Stop caching this object but keep serving it. */
+static void store_give_up(struct fetch *f, int rc)
+{
+	struct daemon *d = f->d;
+
+	if (f->writer) {
+		d->store->put_abort(d->store_state, f->writer);
+		f->writer = NULL;
+	}
+	if (f->store_failed)
+		return;
+	f->store_failed = true;
+	metrics_add(&d->metrics.store_failures, 1);
+	if (rc == -ENOSPC)
+		vkdr_log_warn(d->host, MOD,
+			      "store is full: serving %s/%s without caching it",
+			      f->spec.registry, f->spec.path);
+	else
+		vkdr_log_warn(d->host, MOD,
+			      "cannot cache %s/%s (%s): serving it anyway",
+			      f->spec.registry, f->spec.path, strerror(-rc));
+}
+
+static void store_begin(struct fetch *f, const char *digest, uint64_t hint)
+{
+	char key[OCI_KEY_MAX];
+	int rc;
+
+	rc = oci_blob_key(digest, key, sizeof(key));
+	if (rc == 0)
+		rc = f->d->store->put_begin(f->d->store_state, key, hint,
+					    &f->writer);
+	if (rc < 0) {
+		f->writer = NULL;
+		store_give_up(f, rc);
+	}
+}
+
+static int on_head(void *arg, const struct upstream_head *head)
+{
+	struct fetch *f = arg;
+	struct fetch_info *info = &f->info;
+	bool known;
+
+	if (f->spec.kind == FETCH_MANIFEST &&
+	    head->content_length > (int64_t)MANIFEST_MAX) {
+		vkdr_log_warn(f->d->host, MOD,
+			      "%s/%s: manifest of %lld bytes refused",
+			      f->spec.registry, f->spec.path,
+			      (long long)head->content_length);
+		return -1;
+	}
+
+	pthread_mutex_lock(&f->lock);
+	info->status = head->status;
+	info->size = head->content_length;
+	snprintf(info->content_type, sizeof(info->content_type), "%s",
+		 head->content_type[0] ? head->content_type :
+					 "application/octet-stream");
+	if (f->spec.digest[0])
+		snprintf(info->digest, sizeof(info->digest), "%s",
+			 f->spec.digest);
+	else if (oci_digest_check(head->digest) == OCI_OK)
+		memcpy(info->digest, head->digest, sizeof(info->digest));
+	known = info->digest[0] != '\0';
+	pthread_mutex_unlock(&f->lock);
+
+	/*
+	 * Without a digest up front (a manifest by tag from an upstream that
+	 * sends no Docker-Content-Digest), the storage key and the header
+	 * the client needs are known only at the end: readers then wait for
+	 * the whole manifest, which is small.
+	 */
+	if (known) {
+		store_begin(f, info->digest,
+			    head->content_length > 0 ?
+				    (uint64_t)head->content_length : 0);
+		pthread_mutex_lock(&f->lock);
+		f->head_ready = true;
+		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int on_body(void *arg, const void *buf, size_t len)
+{
+	struct fetch *f = arg;
+	struct daemon *d = f->d;
+	int rc;
+
+	if (daemon_stopping(d))
+		return -1;
+	if (f->spec.kind == FETCH_MANIFEST && f->have + len > MANIFEST_MAX)
+		return -1;
+	rc = write_all(f->spool_fd, buf, len, f->have);
+	if (rc < 0) {
+		vkdr_log_err(d->host, MOD, "spool file: %s", strerror(-rc));
+		return -1;
+	}
+	EVP_DigestUpdate(f->sha, buf, len);
+	if (f->writer) {
+		rc = d->store->put_write(d->store_state, f->writer, buf, len);
+		if (rc < 0)
+			store_give_up(f, rc);
+	}
+
+	pthread_mutex_lock(&f->lock);
+	f->have += len;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+/* Copy the spool file into a new store object under DIGEST. */
+static int store_from_spool(struct fetch *f, const char *digest)
+{
+	char buf[65536];
+	uint64_t off = 0;
+	int rc;
+
+	store_begin(f, digest, f->have);
+	if (!f->writer)
+		return -EIO;
+	while (off < f->have) {
+		size_t want = f->have - off < sizeof(buf) ?
+				      (size_t)(f->have - off) :
+				      sizeof(buf);
+		ssize_t n = pread(f->spool_fd, buf, want, (off_t)off);
+
+		if (n <= 0)
+			return -EIO;
+		rc = f->d->store->put_write(f->d->store_state, f->writer, buf,
+					    (size_t)n);
+		if (rc < 0)
+			return rc;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The end of a successful transfer: check the digest, then make the
+ * object and its tag record visible. Returns 0 or -EBADMSG.
+ */
+static int verify_and_commit(struct fetch *f)
+{
+	struct daemon *d = f->d;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char computed[OCI_DIGEST_LEN + 1];
+	unsigned int mdlen = 0;
+	struct tag_record rec;
+	int rc;
+
+	EVP_DigestFinal_ex(f->sha, md, &mdlen);
+	memcpy(computed, "sha256:", 7);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(computed + 7 + 2 * i, 3, "%02x", md[i]);
+
+	if (f->info.size >= 0 && (uint64_t)f->info.size != f->have) {
+		vkdr_log_err(d->host, MOD,
+			     "%s%s: upstream sent %llu bytes, announced %lld",
+			     f->spec.base_url, f->spec.path,
+			     (unsigned long long)f->have,
+			     (long long)f->info.size);
+		metrics_add(&d->metrics.verify_failures, 1);
+		return -EBADMSG;
+	}
+	if (f->info.digest[0] && strcmp(f->info.digest, computed) != 0) {
+		vkdr_log_err(d->host, MOD,
+			     "%s%s: digest mismatch, expected %s, got %s; "
+			     "not cached, transfer aborted",
+			     f->spec.base_url, f->spec.path, f->info.digest,
+			     computed);
+		metrics_add(&d->metrics.verify_failures, 1);
+		return -EBADMSG;
+	}
+	if (!f->info.digest[0]) {
+		pthread_mutex_lock(&f->lock);
+		memcpy(f->info.digest, computed, sizeof(computed));
+		pthread_mutex_unlock(&f->lock);
+		rc = store_from_spool(f, computed);
+		if (rc < 0)
+			store_give_up(f, rc);
+	}
+
+	if (f->writer) {
+		rc = d->store->put_commit(d->store_state, f->writer);
+		f->writer = NULL;
+		if (rc < 0) {
+			store_give_up(f, rc);
+			return 0;
+		}
+		__atomic_fetch_add(&d->commits_since_trim, 1,
+				   __ATOMIC_RELAXED);
+	}
+	if (f->store_failed || !f->spec.tag_key[0])
+		return 0;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.digest, sizeof(rec.digest), "%s", f->info.digest);
+	snprintf(rec.media_type, sizeof(rec.media_type), "%s",
+		 f->info.content_type);
+	rec.size = f->have;
+	rec.validated = time(NULL);
+	rc = cache_tag_write(d, f->spec.tag_key, &rec);
+	if (rc < 0)
+		vkdr_log_warn(d->host, MOD, "cannot write tag record %s: %s",
+			      f->spec.tag_key, strerror(-rc));
+	return 0;
+}
+
+static void *fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+	struct daemon *d = f->d;
+	struct upstream_target target = {
+		.registry = f->spec.registry,
+		.base_url = f->spec.base_url,
+		.repository = f->spec.repository,
+		.plugin = f->spec.plugin,
+	};
+	struct upstream_call call = {
+		.method = "GET",
+		.path = f->spec.path,
+		.accept = f->spec.accept[0] ? f->spec.accept : NULL,
+		.on_head = on_head,
+		.on_body = on_body,
+		.arg = f,
+	};
+	int rc;
+
+	rc = upstream_fetch(d->upstream, &target, &call);
+	if (rc == 0 && call.head.status >= 200 && call.head.status < 300)
+		rc = verify_and_commit(f);
+	if (rc < 0 && f->writer) {
+		d->store->put_abort(d->store_state, f->writer);
+		f->writer = NULL;
+	}
+	if (rc < 0 && rc != -EBADMSG)
+		vkdr_log_warn(d->host, MOD, "%s%s: upstream fetch failed: %s",
+			      f->spec.base_url, f->spec.path, strerror(-rc));
+
+	table_remove(d, f);
+	pthread_mutex_lock(&f->lock);
+	if (rc == 0 && !(call.head.status >= 200 && call.head.status < 300)) {
+		/* An answer without a body for us: readers see the status. */
+		f->info.status = call.head.status;
+		snprintf(f->info.retry_after, sizeof(f->info.retry_after),
+			 "%s", call.head.retry_after);
+	}
+	f->info.upstream_ms = call.elapsed_ms;
+	f->error = rc;
+	f->done = true;
+	f->head_ready = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	fetch_put(f);
+
+	pthread_mutex_lock(&d->threads_lock);
+	d->fetch_threads--;
+	pthread_cond_broadcast(&d->threads_cond);
+	pthread_mutex_unlock(&d->threads_lock);
+	return NULL;
+}
+
+static int fetch_new(struct daemon *d, const struct fetch_spec *spec,
+		     struct fetch **out)
+{
+	struct fetch *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	f->d = d;
+	f->spec = *spec;
+	f->info.size = -1;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	f->spool_fd = spool_open(d);
+	f->sha = EVP_MD_CTX_new();
+	if (f->spool_fd < 0 || !f->sha ||
+	    !EVP_DigestInit_ex(f->sha, EVP_sha256(), NULL)) {
+		rc = f->spool_fd < 0 ? f->spool_fd : -ENOMEM;
+		vkdr_log_err(d->host, MOD, "cannot open a spool file in %s: %s",
+			     d->spool_dir, strerror(-rc));
+		f->refs = 1;
+		fetch_put(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int fetch_join(struct daemon *d, const struct fetch_spec *spec,
+	       const char *store_key, struct fetch **out, bool *started)
+{
+	struct vkdr_object_info oi;
+	pthread_attr_t attr;
+	pthread_t thread;
+	struct fetch *f;
+	int rc;
+
+	*started = false;
+	pthread_mutex_lock(&d->fetches->lock);
+	for (f = d->fetches->head; f; f = f->next) {
+		if (strcmp(f->spec.table_key, spec->table_key) == 0) {
+			pthread_mutex_lock(&f->lock);
+			f->refs++;
+			pthread_mutex_unlock(&f->lock);
+			pthread_mutex_unlock(&d->fetches->lock);
+			*out = f;
+			return 0;
+		}
+	}
+	if (store_key && d->store->stat(d->store_state, store_key, &oi) == 0) {
+		pthread_mutex_unlock(&d->fetches->lock);
+		return -EEXIST;
+	}
+
+	rc = fetch_new(d, spec, &f);
+	if (rc < 0)
+		goto out_unlock;
+	/* The table's, the thread's and the caller's. */
+	f->refs = 3;
+	f->next = d->fetches->head;
+	d->fetches->head = f;
+
+	pthread_mutex_lock(&d->threads_lock);
+	d->fetch_threads++;
+	pthread_mutex_unlock(&d->threads_lock);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = -pthread_create(&thread, &attr, fetch_main, f);
+	pthread_attr_destroy(&attr);
+	if (rc < 0) {
+		d->fetches->head = f->next;
+		pthread_mutex_lock(&d->threads_lock);
+		d->fetch_threads--;
+		pthread_mutex_unlock(&d->threads_lock);
+		f->refs = 1;
+		fetch_put(f);
+		goto out_unlock;
+	}
+	*out = f;
+	*started = true;
+
+out_unlock:
+	pthread_mutex_unlock(&d->fetches->lock);
+	return rc;
+}
+
+int fetch_wait_head(struct fetch *f, struct fetch_info *info)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->head_ready && !daemon_stopping(f->d)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	}
+	*info = f->info;
+	if (!f->head_ready)
+		rc = -ECANCELED;
+	else if (f->error < 0)
+		rc = f->error;
+	else if (f->info.status < 200 || f->info.status >= 300)
+		rc = 1;
+	else
+		rc = 0;
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+ssize_t fetch_read(struct fetch *f, uint64_t pos, void *buf, size_t len)
+{
+	uint64_t limit;
+	ssize_t n;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		struct timespec ts;
+
+		if (f->error < 0) {
+			n = f->error;
+			goto out_unlock;
+		}
+		/*
+		 * Until the digest is verified, the last byte of a body of
+		 * known size is held back: a client never gets a complete
+		 * body that could still turn out to be wrong.
+		 */
+		limit = f->have;
+		if (!f->done && f->info.size >= 0 &&
+		    limit + 1 > (uint64_t)f->info.size)
+			limit = f->info.size > 0 ? (uint64_t)f->info.size - 1
+						 : 0;
+		if (pos < limit)
+			break;
+		if (f->done) {
+			n = 0;
+			goto out_unlock;
+		}
+		if (daemon_stopping(f->d)) {
+			n = -ECANCELED;
+			goto out_unlock;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	}
+	if (len > limit - pos)
+		len = (size_t)(limit - pos);
+	pthread_mutex_unlock(&f->lock);
+
+	n = pread(f->spool_fd, buf, len, (off_t)pos);
+	return n < 0 ? -errno : n == 0 ? -EIO : n;
+
+out_unlock:
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
