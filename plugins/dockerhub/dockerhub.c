@@ -111,10 +111,13 @@ static void dockerhub_observe_header(const struct vkdr_host *host,
 				     const char *registry, const char *name,
 				     const char *value)
 {
-	bool is_limit = strcasecmp(name, "ratelimit-limit") == 0;
-	bool warn = false, low;
+	bool is_limit, warn = false, low;
 	long n, limit, remaining;
 
+	/* Called for every header of every answer: leave the others fast. */
+	if (name[0] != 'r' && name[0] != 'R')
+		return;
+	is_limit = strcasecmp(name, "ratelimit-limit") == 0;
 	if (!is_limit && strcasecmp(name, "ratelimit-remaining") != 0)
 		return;
 	n = ratelimit_count(value);
