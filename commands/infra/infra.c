@@ -327,7 +327,7 @@ static long probe_v2(const char *address, unsigned port)
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 500L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
 	cc = curl_easy_perform(curl);
 	if (cc == CURLE_OK)
@@ -540,10 +540,16 @@ static bool wait_ready(const struct vkdr_config *cfg, enum mirror_state *state,
 	}
 }
 
-/* One line per mirror; returns the number of mirrors not ready. */
+/*
+ * One line per mirror; returns the number of mirrors not ready. For a
+ * mirror that never answered, a second bind() tells "nothing listens
+ * there" (the daemon could not take the port: its log says why) from
+ * "something listens but does not answer like a mirror".
+ */
 static size_t report_mirrors(const struct vkdr_config *cfg,
 			     const enum mirror_state *state,
-			     const char *address, unsigned timeout_s)
+			     const char *listen_addr, const char *address,
+			     unsigned timeout_s)
 {
 	size_t not_ready = 0;
 
@@ -562,9 +568,15 @@ static size_t report_mirrors(const struct vkdr_config *cfg,
 			not_ready++;
 			break;
 		case MIRROR_WAITING:
-			printf("not ready: no answer to GET http://%s:%u/v2/ "
-			       "within %u s\n",
-			       address, m->port, timeout_s);
+			if (port_is_free(listen_addr, m->port))
+				printf("not ready: nothing listens on port "
+				       "%u; the daemon's log says why\n",
+				       m->port);
+			else
+				printf("not ready: port %u is taken, but GET "
+				       "http://%s:%u/v2/ got no 200 within "
+				       "%u s\n",
+				       m->port, address, m->port, timeout_s);
 			not_ready++;
 			break;
 		}
@@ -640,7 +652,8 @@ static int ensure_daemon(const struct vkdr_host *host,
 	}
 	*daemon_up = true;
 	printf("Mirrors:\n");
-	if (report_mirrors(cfg, state, address, opt->timeout_s) > 0)
+	if (report_mirrors(cfg, state, listen_addr, address, opt->timeout_s) >
+	    0)
 		status = EXIT_FAIL;
 
 out_unlock:

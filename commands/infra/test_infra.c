@@ -508,6 +508,24 @@ START_TEST(port_taken_is_reported)
 }
 END_TEST
 
+START_TEST(port_not_served_is_reported)
+{
+	char ports[16], want[64];
+	char *out;
+
+	/* The stand-in daemon leaves the second mirror's port alone. */
+	snprintf(ports, sizeof(ports), "%u", mirrors[0].port);
+	setenv("FAKE_SERVE_PORTS", ports, 1);
+	ck_assert_int_eq(
+	    run_infra("up", "--listen=127.0.0.1", "--timeout=1", NULL), 1);
+	out = output();
+	snprintf(want, sizeof(want), "nothing listens on port %u",
+		 mirrors[1].port);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(daemon_that_exits_is_reported)
 {
 	char pid_file[PATH_MAX + 32];
@@ -561,6 +579,7 @@ static Suite *infra_suite(void)
 	tcase_add_test(tc, start_starts_cluster);
 	tcase_add_test(tc, k3d_failure_is_exit_1);
 	tcase_add_test(tc, port_taken_is_reported);
+	tcase_add_test(tc, port_not_served_is_reported);
 	tcase_add_test(tc, daemon_that_exits_is_reported);
 	tcase_add_test(tc, no_mirror_still_creates_cluster);
 	tcase_add_test(tc, usage_errors);
