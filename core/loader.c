@@ -267,7 +267,8 @@ void loader_load_dir(const struct vkdr_host *host, const char *dir)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), compare_names);
+	if (n)
+		qsort(names, n, sizeof(*names), compare_names);
 
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
