@@ -7,9 +7,7 @@ need_tools skopeo curl
 start_upstream
 make_image stale v1 1
 push_image "$IMAGE_DIR" stale v1
-mirror_configure
-mirror_setting tag-ttl 1
-start_mirror
+start_mirror --tag-ttl=1
 
 skopeo_pull "127.0.0.1:$MIRROR_PORT/library/stale:v1" "$E2E_TMP/pull1" v1 ||
 	fail "pull with the upstream up failed"

@@ -432,21 +432,6 @@ stop_mirror()
 	forget_pid "$MIRROR_PID"
 }
 
-# mirror_setting KEY VALUE - set a top-level key of mirror-settings.yaml
-# before the daemon starts (tag-ttl, listen...).
-mirror_setting()
-{
-	local f=$VKDR_HOME/scripts/.util/configs/mirror-settings.yaml
-
-	mkdir -p "$(dirname "$f")"
-	touch "$f"
-	if grep -q "^$1:" "$f"; then
-		sed -i "s|^$1:.*|$1: $2|" "$f"
-	else
-		printf '%s: %s\n' "$1" "$2" >>"$f"
-	fi
-}
-
 # json_error_code FILE - the first "code" of a registry error body, or
 # nothing when FILE is not one.
 json_error_code()
@@ -459,15 +444,15 @@ except Exception:
 }
 
 # metric_positive PATTERN - the mirror's /metrics has a sample whose name
-# matches PATTERN with a value above zero.
+# or labels match PATTERN (e.g. requests_total{outcome="hit"}) with a
+# value above zero.
 metric_positive()
 {
 	http_req "$E2E_TMP/metrics.txt" "$MIRROR_URL/metrics"
 	[ "$HTTP_CODE" = 200 ] || fail "/metrics answered $HTTP_CODE"
 	awk -v pat="$1" '
 		/^#/ { next }
-		{ name = $1; sub(/\{.*/, "", name) }
-		name ~ pat && $NF + 0 > 0 { found = 1 }
+		$1 ~ pat && $NF + 0 > 0 { found = 1 }
 		END { exit !found }' "$E2E_TMP/metrics.txt"
 }
 
