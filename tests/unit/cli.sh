@@ -44,7 +44,8 @@ expect 0 '^\[\]$' mirror list -o yaml
 expect 2 'unknown output format' mirror list -o xml
 expect 2 'unknown option' mirror list --bogus
 
-expect 0 'Added a mirror for registry.example.com at http://host.k3d.internal:6000' \
+expect 0 \
+	'Added a mirror for registry.example.com at http://host.k3d.internal:6000' \
 	mirror add --host=registry.example.com
 expect 0 'restart|Restart' mirror add --host other.example.com
 expect 0 'already mirrored at http://host.k3d.internal:6000' \
@@ -57,10 +58,12 @@ expect 2 'use .ghcr.io.' mirror add --host=https://ghcr.io/
 expect 2 'which registry' mirror add
 expect 2 'needs a value' mirror add --host
 expect 2 '--port must be a number' mirror add --host=x.example.com --port=abc
-expect 2 '--upstream must be a URL' mirror add --host=x.example.com --upstream=nope
+expect 2 '--upstream must be a URL' \
+	mirror add --host=x.example.com --upstream=nope
 
 expect 0 'HOST +ENDPOINT +UPSTREAM +PLUGIN' mirror list
-expect 0 'third.example.com +http://host.k3d.internal:6050 +http://127.0.0.1:5000' \
+expect 0 \
+	'third.example.com +http://host.k3d.internal:6050 +http://127.0.0.1:5000' \
 	mirror list
 json=$("$VKDR" mirror list -o json) || fail "list -o json failed"
 printf '%s' "$json" | /usr/bin/python3 -c '

@@ -59,10 +59,12 @@ EOC
 
 $CC -shared -fPIC -fvisibility=hidden -I"$VKDR_INCLUDE" \
 	-DABI=VKDR_MODULE_ABI -DNAME='"hello"' \
-	-o "$work/plugins/hello.so" "$work/hello.c" || fail "cannot build hello.so"
+	-o "$work/plugins/hello.so" "$work/hello.c" ||
+	fail "cannot build hello.so"
 $CC -shared -fPIC -fvisibility=hidden -I"$VKDR_INCLUDE" \
 	-DABI=42 -DNAME='"oldabi"' \
-	-o "$work/plugins/oldabi.so" "$work/hello.c" || fail "cannot build oldabi.so"
+	-o "$work/plugins/oldabi.so" "$work/hello.c" ||
+	fail "cannot build oldabi.so"
 echo "not a shared object" > "$work/plugins/junk.so"
 echo "ignored: not named .so" > "$work/plugins/readme.txt"
 
