@@ -47,6 +47,7 @@ struct fetch {
 	EVP_MD_CTX *sha;
 	void *writer;
 	bool store_failed;
+	struct timespec started;
 };
 
 struct fetch_table {
@@ -178,6 +179,7 @@ static int on_head(void *arg, const struct upstream_head *head)
 {
 	struct fetch *f = arg;
 	struct fetch_info *info = &f->info;
+	struct timespec now;
 	bool known;
 
 	if (f->spec.kind == FETCH_MANIFEST &&
@@ -189,7 +191,11 @@ static int on_head(void *arg, const struct upstream_head *head)
 		return -1;
 	}
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&f->lock);
+	/* What a client waits for: the time to the first header. */
+	info->upstream_ms = (long)((now.tv_sec - f->started.tv_sec) * 1000 +
+				   (now.tv_nsec - f->started.tv_nsec) / 1000000);
 	info->status = head->status;
 	info->size = head->content_length;
 	snprintf(info->content_type, sizeof(info->content_type), "%s",
@@ -405,7 +411,8 @@ static void *fetch_main(void *arg)
 		snprintf(f->info.retry_after, sizeof(f->info.retry_after),
 			 "%s", call.head.retry_after);
 	}
-	f->info.upstream_ms = call.elapsed_ms;
+	if (!f->info.upstream_ms)
+		f->info.upstream_ms = call.elapsed_ms;
 	f->error = rc;
 	f->done = true;
 	f->head_ready = true;
@@ -431,6 +438,7 @@ static int fetch_new(struct daemon *d, const struct fetch_spec *spec,
 	f->d = d;
 	f->spec = *spec;
 	f->info.size = -1;
+	clock_gettime(CLOCK_MONOTONIC, &f->started);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	f->spool_fd = spool_open(d);

@@ -27,7 +27,8 @@ struct request {
 	char method[8];
 	struct timespec start;
 	int refs;
-	bool handled;
+	bool seen;			/* the access handler was called */
+	bool handled;			/* and it answered */
 
 	unsigned status;
 	enum outcome outcome;

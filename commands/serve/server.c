@@ -138,11 +138,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 	if (!r)
 		return MHD_NO;
-	if (r->handled) {
+	/*
+	 * Answer only once the whole request has been read: MHD closes a
+	 * connection whose response was queued earlier, and a client that
+	 * pulls a hundred blobs wants to keep its connection.
+	 */
+	if (!r->seen) {
+		r->seen = true;
+		return MHD_YES;
+	}
+	if (*upload_size) {
 		/* A body nobody asked for (a push): swallow it. */
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->handled)
+		return MHD_YES;
 	r->handled = true;
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	return routes_handle(r, conn);
