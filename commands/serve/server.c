@@ -5,7 +5,8 @@
  * thread per connection: a request may wait for an upstream fetch shared
  * with others, and a blocked thread is the simplest way to wait. Signals
  * are taken synchronously by the main thread with sigtimedwait(), which
- * also wakes it every few seconds to trim the store.
+ * also wakes it every few seconds to notice a configuration file changed
+ * by "vkdr mirror add" (a reload, as for SIGHUP) and to trim the store.
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +27,8 @@
 #include "server.h"
 #include "upstream.h"
 
-#define TRIM_INTERVAL_S 10
+#define TICK_S 2
+#define TRIM_EVERY_TICKS 5
 #define DRAIN_SECONDS 10
 #define IDLE_TIMEOUT_S 300
 
@@ -402,11 +405,54 @@ static void maybe_trim(struct daemon *d)
 			      "store trimmed: %" PRId64 " bytes freed", freed);
 }
 
+/* What tells that a configuration file changed on disk. */
+struct file_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+static void stamp_files(struct daemon *d, struct file_stamp stamps[2])
+{
+	const char *paths[2] = { d->host->registry_config_path(),
+				 d->host->settings_path() };
+	struct stat st;
+
+	memset(stamps, 0, 2 * sizeof(*stamps));
+	for (int i = 0; i < 2; i++) {
+		if (stat(paths[i], &st) < 0)
+			continue;
+		stamps[i].dev = st.st_dev;
+		stamps[i].ino = st.st_ino;
+		stamps[i].size = st.st_size;
+		stamps[i].mtime = st.st_mtim;
+	}
+}
+
+/*
+ * True when a configuration file changed since STAMPS, which are then
+ * updated. "vkdr mirror add" writes the files with a rename, so a change
+ * shows as a new inode as well as a new mtime.
+ */
+static bool files_changed(struct daemon *d, struct file_stamp stamps[2])
+{
+	struct file_stamp now[2];
+	bool changed;
+
+	stamp_files(d, now);
+	changed = memcmp(now, stamps, sizeof(now)) != 0;
+	memcpy(stamps, now, sizeof(now));
+	return changed;
+}
+
 int server_run(struct daemon *d)
 {
+	struct file_stamp stamps[2];
+	unsigned ticks = 0;
 	struct listener *list = NULL, *l;
 	struct snapshot *s = snapshot_get(d);
-	struct timespec wait = { .tv_sec = TRIM_INTERVAL_S };
+	struct timespec wait = { .tv_sec = TICK_S };
 	sigset_t set;
 	int sig;
 
@@ -414,6 +460,7 @@ int server_run(struct daemon *d)
 		vkdr_log_warn(d->host, MOD,
 			      "no mirror is configured: add one with 'vkdr "
 			      "mirror add', then send SIGHUP");
+	stamp_files(d, stamps);
 	open_wanted(d, s, &list);
 	snapshot_put(d, s);
 	if (!list && d->snap->n_mirrors > 0)
@@ -428,12 +475,18 @@ int server_run(struct daemon *d)
 		if (sig == SIGHUP) {
 			vkdr_log_info(d->host, MOD,
 				      "SIGHUP: reloading the configuration");
+			files_changed(d, stamps);
 			reload(d, &list);
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			break;
-		} else {
-			maybe_trim(d);
+		} else if (files_changed(d, stamps)) {
+			vkdr_log_info(d->host, MOD,
+				      "configuration changed on disk: "
+				      "reloading it");
+			reload(d, &list);
 		}
+		if (++ticks % TRIM_EVERY_TICKS == 0)
+			maybe_trim(d);
 	}
 
 	vkdr_log_info(d->host, MOD, "stopping: draining connections");
