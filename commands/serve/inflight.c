@@ -152,12 +152,12 @@ static void store_give_up(struct fetch *f, int rc)
 	metrics_add(&d->metrics.store_failures, 1);
 	if (rc == -ENOSPC)
 		vkdr_log_warn(d->host, MOD,
-			      "store is full: serving %s/%s without caching it",
-			      f->spec.registry, f->spec.path);
+			      "store is full: serving %s%s without caching it",
+			      f->spec.base_url, f->spec.path);
 	else
 		vkdr_log_warn(d->host, MOD,
-			      "cannot cache %s/%s (%s): serving it anyway",
-			      f->spec.registry, f->spec.path, strerror(-rc));
+			      "cannot cache %s%s (%s): serving it anyway",
+			      f->spec.base_url, f->spec.path, strerror(-rc));
 }
 
 static void store_begin(struct fetch *f, const char *digest, uint64_t hint)
@@ -185,8 +185,8 @@ static int on_head(void *arg, const struct upstream_head *head)
 	if (f->spec.kind == FETCH_MANIFEST &&
 	    head->content_length > (int64_t)MANIFEST_MAX) {
 		vkdr_log_warn(f->d->host, MOD,
-			      "%s/%s: manifest of %lld bytes refused",
-			      f->spec.registry, f->spec.path,
+			      "%s%s: manifest of %lld bytes refused",
+			      f->spec.base_url, f->spec.path,
 			      (long long)head->content_length);
 		return -1;
 	}
