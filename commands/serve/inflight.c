@@ -418,6 +418,8 @@ static void *fetch_main(void *arg)
 	f->head_ready = true;
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	/* The table's reference, then the thread's. */
+	fetch_put(f);
 	fetch_put(f);
 
 	pthread_mutex_lock(&d->threads_lock);
