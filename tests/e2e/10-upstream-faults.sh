@@ -40,8 +40,11 @@ http_req "$E2E_TMP/other" "$(blob_url "$other")" --max-time 60
 kill "$stalled_client" 2>/dev/null || true
 wait "$stalled_client" 2>/dev/null || true
 
-# The mirror must abandon the stalled upstream transfer on its own; after
-# the upstream is fixed, the blob comes back whole.
+# The mirror must abandon the stalled upstream transfer on its own, and
+# keep nothing of it: once the upstream is fixed, the blob comes back
+# whole.
+wait_until 120 "the mirror to abandon the stalled upstream transfer" \
+	fake_closed "/blobs/$stalled"
 fake_mode "$stalled" ok
 http_req "$E2E_TMP/stalled" "$(blob_url "$stalled")" --max-time 120
 [ "$HTTP_CODE" = 200 ] && [ "$HTTP_RC" = 0 ] ||

@@ -15,11 +15,13 @@ file is named after the reference (the hex of a digest, or the tag);
 
   ok                 answer normally (the same as no file)
   corrupt            right length and headers, wrong bytes
-  stall              send headers and half the body, then hang
+  stall              send headers and half the body, then hang until the
+                     client closes the connection
   status CODE [S]    answer CODE with a JSON error; Retry-After: S if given
 
 Every request is appended to the log file as "METHOD TARGET" and flushed
 before the answer is sent, so a test that has its response can count it.
+A stalled answer adds "CLOSED METHOD TARGET" once its client hangs up.
 Only ever bind it to a loopback address.
 """
 
@@ -27,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import select
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,7 +49,6 @@ class Registry:
         self.control = control
         self.log_file = open(log, "a", buffering=1)
         self.log_lock = threading.Lock()
-        self.hang = threading.Event()
 
     def log(self, line):
         with self.log_lock:
@@ -136,10 +138,25 @@ class Handler(BaseHTTPRequestHandler):
         elif mode[0] == "stall":
             self.wfile.write(data[:len(data) // 2])
             self.wfile.flush()
-            # Hang until the process is stopped; the client must give up.
-            self.server.registry.hang.wait()
+            self.hang_until_closed()
         else:
             self.wfile.write(data)
+
+    def hang_until_closed(self):
+        """Send nothing more until the client closes the connection, then
+        log "CLOSED METHOD TARGET" so a test can see that it gave up."""
+        sock = self.connection
+        while True:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+            if not readable:
+                continue
+            try:
+                if not sock.recv(4096):
+                    break
+            except OSError:
+                break
+        self.server.registry.log("CLOSED %s %s" % (self.command, self.path))
+        self.close_connection = True
 
     def do_GET(self):
         reg = self.server.registry

@@ -384,6 +384,13 @@ fake_gets()
 	grep -cE "^GET [^ ]*$1" "$FAKE_LOG" || true
 }
 
+# fake_closed PATTERN - a stalled answer whose target matches PATTERN was
+# given up by its client (the fake upstream saw the connection close).
+fake_closed()
+{
+	grep -qE "^CLOSED GET [^ ]*$1" "$FAKE_LOG"
+}
+
 # ------------------------------------------------------------------------
 # The mirror under test
 
