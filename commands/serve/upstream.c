@@ -221,7 +221,7 @@ static char *token_cached(struct upstream *u, const char *key)
  * *OUT (free it) or a negative errno.
  */
 static int token_obtain(struct upstream *u, const struct upstream_target *t,
-			const char *origin, const char *key,
+			const char *base_url, const char *key,
 			const char *challenge, const char *refused,
 			char **out)
 {
@@ -260,7 +260,7 @@ static int token_obtain(struct upstream *u, const struct upstream_target *t,
 		user = pass = NULL;
 	req = (struct vkdr_auth_request){
 		.registry = t->registry,
-		.base_url = origin,
+		.base_url = base_url,
 		.repository = t->repository,
 		.challenge = challenge,
 		.username = user,
@@ -516,7 +516,7 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 		   struct upstream_call *call)
 {
 	struct transfer *tr;
-	char origin[600], key[1200];
+	char origin[600], base_origin[600], key[1200];
 	char *url, *auth = NULL, *fresh = NULL, *location = NULL;
 	bool retried_auth = false;
 	int64_t start = now_ms();
@@ -535,6 +535,8 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 		return -ENOMEM;
 	}
 
+	if (origin_of(url, base_origin, sizeof(base_origin)) < 0)
+		base_origin[0] = '\0';
 	for (int hop = 0; hop < MAX_HOPS; hop++) {
 		rc = origin_of(url, origin, sizeof(origin));
 		if (rc < 0)
@@ -566,8 +568,15 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 			break;
 		}
 		retried_auth = true;
-		rc = token_obtain(u, target, origin, key, tr->challenge,
-				  auth, &fresh);
+		/*
+		 * The plugin sees the configured base URL for the upstream
+		 * itself, and the bare origin for a host it redirected to.
+		 */
+		rc = token_obtain(u, target,
+				  strcmp(origin, base_origin) == 0 ?
+					  target->base_url :
+					  origin,
+				  key, tr->challenge, auth, &fresh);
 		if (rc < 0) {
 			vkdr_log_warn(u->host, MOD,
 				      "%s: no token for %s: %s",
