@@ -194,8 +194,9 @@ static int on_head(void *arg, const struct upstream_head *head)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&f->lock);
 	/* What a client waits for: the time to the first header. */
-	info->upstream_ms = (long)((now.tv_sec - f->started.tv_sec) * 1000 +
-				   (now.tv_nsec - f->started.tv_nsec) / 1000000);
+	info->upstream_ms =
+		(long)((now.tv_sec - f->started.tv_sec) * 1000 +
+		       (now.tv_nsec - f->started.tv_nsec) / 1000000);
 	info->status = head->status;
 	info->size = head->content_length;
 	snprintf(info->content_type, sizeof(info->content_type), "%s",

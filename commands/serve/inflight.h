@@ -44,7 +44,7 @@ struct fetch_spec {
 
 /* What the headers of a fetch said. */
 struct fetch_info {
-	long status;		/* the upstream's; 200 when a body follows */
+	long status;		/* the upstream's; 2xx when a body follows */
 	int64_t size;		/* -1 when unknown */
 	char content_type[256];
 	char digest[OCI_DIGEST_LEN + 1];

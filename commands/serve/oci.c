@@ -224,11 +224,12 @@ enum oci_error oci_parse_path(const char *target, struct oci_path *out)
 
 	best += strlen(routes[best_i].infix);
 	if (!copy_part(out->reference, sizeof(out->reference), best,
-		       (size_t)(end - best)))
-		return out->route == OCI_ROUTE_MANIFEST &&
-				       !memchr(best, ':', (size_t)(end - best)) ?
-			       OCI_ERR_TAG :
-			       OCI_ERR_DIGEST;
+		       (size_t)(end - best))) {
+		bool tag = out->route == OCI_ROUTE_MANIFEST &&
+			   !memchr(best, ':', (size_t)(end - best));
+
+		return tag ? OCI_ERR_TAG : OCI_ERR_DIGEST;
+	}
 	return check_reference(out, out->route != OCI_ROUTE_MANIFEST);
 }
 

@@ -92,10 +92,12 @@ static int parse_options(int argc, char **argv, struct options *o,
 	for (int i = 1; i < argc; i++) {
 		if (serve && (v = option_value(argc, argv, &i, "--listen"))) {
 			o->listen = v;
-		} else if ((v = option_value(argc, argv, &i, "--storage-opt"))) {
+		} else if ((v = option_value(argc, argv, &i,
+					       "--storage-opt"))) {
 			char *eq = strchr(v, '=');
 
-			if (!eq || eq == v || o->n_storage_opts == MAX_OPTIONS) {
+			if (!eq || eq == v ||
+			    o->n_storage_opts == MAX_OPTIONS) {
 				fprintf(stderr, "vkdr: --storage-opt wants "
 						"KEY=VALUE\n");
 				return -EINVAL;
@@ -405,14 +407,14 @@ static const struct vkdr_command commands[] = {
 			"are verified and cached, and are answered from the "
 			"cache afterwards.\n\n"
 			"Options:\n"
-			"  --listen=ADDR          address to bind (default: the "
-			"listen setting,\n"
-			"                         else 0.0.0.0)\n"
-			"  --storage=NAME         storage backend (default: the "
-			"storage setting,\n"
-			"                         else filesystem)\n"
-			"  --storage-opt KEY=VAL  backend option, overrides the "
-			"configured one\n"
+			"  --listen=ADDR          address to bind (default: "
+			"the listen\n"
+			"                         setting, else 0.0.0.0)\n"
+			"  --storage=NAME         storage backend (default: "
+			"the storage\n"
+			"                         setting, else filesystem)\n"
+			"  --storage-opt KEY=VAL  backend option, overrides "
+			"the configured one\n"
 			"  --tag-ttl=SECONDS      how long a tag answer is "
 			"trusted (default 60)\n\n"
 			"Signals: SIGTERM or SIGINT stop it gracefully; SIGHUP "

@@ -343,8 +343,8 @@ START_TEST(manifest_types)
 	ck_assert_int_eq(cache_manifest_type(typed, strlen(typed), t,
 					     sizeof(t)),
 			 0);
-	ck_assert_str_eq(t,
-			 "application/vnd.docker.distribution.manifest.v2+json");
+	ck_assert_str_eq(t, "application/vnd.docker.distribution."
+			    "manifest.v2+json");
 	ck_assert_int_eq(cache_manifest_type("\x1f\x8b\x08", 3, t, sizeof(t)),
 			 -EINVAL);
 	ck_assert_int_eq(cache_manifest_type("[1]", 3, t, sizeof(t)),
