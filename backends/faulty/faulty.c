@@ -14,6 +14,8 @@
  * "path" defaults to host->home()/faulty-cache, never the real cache.
  */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -314,7 +316,7 @@ static const struct vkdr_module faulty_module = {
 	.abi = VKDR_MODULE_ABI,
 	.kind = VKDR_MODULE_STORAGE,
 	.name = FAULTY_NAME,
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "filesystem store with injected faults, for tests only",
 	.ops = &faulty_ops,
 };

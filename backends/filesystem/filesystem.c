@@ -4,13 +4,15 @@
  * The work is done in fsstore.c, which the "faulty" test backend shares;
  * this file only describes the module.
  */
+#include "config.h"
+
 #include "fsstore.h"
 
 static const struct vkdr_module filesystem_module = {
 	.abi = VKDR_MODULE_ABI,
 	.kind = VKDR_MODULE_STORAGE,
 	.name = "filesystem",
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "cache objects as files in a directory (default)",
 	.ops = &fsstore_ops,
 };

@@ -18,6 +18,8 @@
  * is never held across a write into a memfd or a walk callback.
  */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -629,7 +631,7 @@ static const struct vkdr_module tmpfs_module = {
 	.abi = VKDR_MODULE_ABI,
 	.kind = VKDR_MODULE_STORAGE,
 	.name = TMPFS_NAME,
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "cache objects in memory, lost when the daemon stops",
 	.ops = &tmpfs_ops,
 };

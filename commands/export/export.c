@@ -9,6 +9,8 @@
  * module renders the configured mirrors in each of them; it never edits a
  * runtime's configuration in place.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -240,9 +242,8 @@ static size_t render_registries_conf(const struct vkdr_host *host, FILE *out,
 {
 	size_t written = 0;
 
-	fprintf(
-	    out,
-	    "# Written by 'vkdr mirror export --format=registries-conf'.\n");
+	fprintf(out, "# Written by 'vkdr mirror export "
+		     "--format=registries-conf'.\n");
 	for (size_t i = 0; i < cfg->n_mirrors; i++) {
 		const struct vkdr_mirror *m = &cfg->mirrors[i];
 		char hostport[300];
@@ -459,51 +460,51 @@ out_free_config:
 }
 
 static const struct vkdr_command export_commands[] = {
-    {
-	.group = "mirror",
-	.verb = "export",
-	.summary = "write the mirrors in another runtime's format",
-	.usage = "vkdr mirror export --format=FORMAT [--dir=DIR] "
-		 "[--output=FILE] [--address=HOST]",
-	.help = "Formats:\n"
-		"  containerd       DIR/<host>/hosts.toml per mirror, "
-		"for containerd's\n"
-		"                   config_path or 'ctr --hosts-dir' "
-		"(needs --dir=DIR)\n"
-		"  registries-conf  a containers-registries.conf "
-		"snippet (podman, skopeo,\n"
-		"                   CRI-O), to stdout or "
-		"--output=FILE\n"
-		"  docker           the daemon.json registry-mirrors "
-		"line; Docker applies\n"
-		"                   it to Docker Hub only\n\n"
-		"Options:\n"
-		"  --address=HOST   how the runtime reaches the "
-		"mirrors (default 127.0.0.1;\n"
-		"                   host.k3d.internal inside k3d)\n\n"
-		"Mirrors of wildcard hosts (*.azurecr.io) cannot be "
-		"exported and are\nskipped with a warning.\n\n"
-		"Example:\n"
-		"  vkdr mirror export --format=containerd "
-		"--dir=/etc/containerd/certs.d\n",
-	.run = export_run,
-    },
+	{
+		.group = "mirror",
+		.verb = "export",
+		.summary = "write the mirrors in another runtime's format",
+		.usage = "vkdr mirror export --format=FORMAT [--dir=DIR] "
+			 "[--output=FILE] [--address=HOST]",
+		.help = "Formats:\n"
+			"  containerd       DIR/<host>/hosts.toml per mirror, "
+			"for containerd's\n"
+			"                   config_path or 'ctr --hosts-dir' "
+			"(needs --dir=DIR)\n"
+			"  registries-conf  a containers-registries.conf "
+			"snippet (podman, skopeo,\n"
+			"                   CRI-O), to stdout or "
+			"--output=FILE\n"
+			"  docker           the daemon.json registry-mirrors "
+			"line; Docker applies\n"
+			"                   it to Docker Hub only\n\n"
+			"Options:\n"
+			"  --address=HOST   how the runtime reaches the "
+			"mirrors (default 127.0.0.1;\n"
+			"                   host.k3d.internal inside k3d)\n\n"
+			"Mirrors of wildcard hosts (*.azurecr.io) cannot be "
+			"exported and are\nskipped with a warning.\n\n"
+			"Example:\n"
+			"  vkdr mirror export --format=containerd "
+			"--dir=/etc/containerd/certs.d\n",
+		.run = export_run,
+	},
 };
 
 static const struct vkdr_command_ops export_ops = {
-    .version = VKDR_COMMAND_OPS_VERSION,
-    .commands = export_commands,
-    .n_commands = sizeof(export_commands) / sizeof(export_commands[0]),
+	.version = VKDR_COMMAND_OPS_VERSION,
+	.commands = export_commands,
+	.n_commands = sizeof(export_commands) / sizeof(export_commands[0]),
 };
 
 static const struct vkdr_module export_module = {
-    .abi = VKDR_MODULE_ABI,
-    .kind = VKDR_MODULE_COMMAND,
-    .name = "export",
-    .version = "1.0",
-    .description = "vkdr mirror export: the mirrors for containerd, "
-		   "podman and Docker",
-    .ops = &export_ops,
+	.abi = VKDR_MODULE_ABI,
+	.kind = VKDR_MODULE_COMMAND,
+	.name = "export",
+	.version = PACKAGE_VERSION,
+	.description = "vkdr mirror export: the mirrors for containerd, "
+		       "podman and Docker",
+	.ops = &export_ops,
 };
 
 VKDR_MODULE_DEFINE(export_module);

@@ -13,6 +13,8 @@
  */
 #define _GNU_SOURCE
 
+#include "config.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,8 +107,8 @@ static int make_dirs(const char *dir)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L};
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -263,8 +265,8 @@ static pid_t running_daemon(const struct infra_paths *p)
  */
 static bool port_is_free(const char *listen_addr, unsigned port)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
 	struct addrinfo *res;
 	char service[16];
 	bool free_port = true;
@@ -380,8 +382,8 @@ static int start_daemon(const struct vkdr_host *host,
 	rc = make_dirs(p->log_dir);
 	if (rc < 0)
 		return rc;
-	log_fd =
-	    open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	log_fd = open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      0644);
 	if (log_fd < 0)
 		return -errno;
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -594,7 +596,7 @@ static int ensure_daemon(const struct vkdr_host *host,
 			 const struct infra_options *opt, bool *daemon_up)
 {
 	const char *listen_addr =
-	    opt->listen ? opt->listen : cfg->settings.listen;
+		opt->listen ? opt->listen : cfg->settings.listen;
 	const char *address = probe_address(listen_addr);
 	enum mirror_state *state;
 	off_t log_start = file_size(p->log_file);
@@ -801,14 +803,14 @@ static int infra_up(const struct vkdr_host *host, enum infra_verb verb,
 	}
 
 	if (verb == VERB_UP) {
-		const char *args[] = {"--registry-config", registry_config};
+		const char *args[] = { "--registry-config", registry_config };
 		bool have_file = access(registry_config, R_OK) == 0;
 
 		k3d_status = k3d_cluster(host, k3d, "create", opt->cluster,
 					 args, have_file ? 2 : 0, opt);
 	} else {
-		k3d_status =
-		    k3d_cluster(host, k3d, "start", opt->cluster, NULL, 0, opt);
+		k3d_status = k3d_cluster(host, k3d, "start", opt->cluster, NULL,
+					 0, opt);
 	}
 	if (k3d_status != EXIT_OK)
 		status = k3d_status;
@@ -874,8 +876,8 @@ static int infra_stop(const struct vkdr_host *host,
 		return EXIT_FAIL;
 	}
 	if (find_in_path("k3d", k3d, sizeof(k3d)))
-		status =
-		    k3d_cluster(host, k3d, "stop", opt->cluster, NULL, 0, opt);
+		status = k3d_cluster(host, k3d, "stop", opt->cluster, NULL, 0,
+				     opt);
 	else
 		printf("k3d is not on PATH: no cluster to stop.\n");
 
@@ -973,53 +975,53 @@ static int infra_stop_run(const struct vkdr_host *host, int argc, char **argv)
 	"start.\n"
 
 static const struct vkdr_command infra_commands[] = {
-    {
-	.group = "infra",
-	.verb = "up",
-	.summary = "start the mirrors and create the k3d cluster",
-	.usage = "vkdr infra up [--listen=ADDR] [--cluster=NAME] "
-		 "[--timeout=SECS] [-- K3D-ARGS...]",
-	.help = "Options:\n" UP_OPTIONS "\nExample:\n"
-		"  vkdr infra up -- --agents 2\n",
-	.run = infra_up_run,
-    },
-    {
-	.group = "infra",
-	.verb = "start",
-	.summary = "start the mirrors and the existing k3d cluster",
-	.usage = "vkdr infra start [--listen=ADDR] [--cluster=NAME] "
-		 "[--timeout=SECS] [-- K3D-ARGS...]",
-	.help = "Options:\n" UP_OPTIONS,
-	.run = infra_start_run,
-    },
-    {
-	.group = "infra",
-	.verb = "stop",
-	.summary = "stop the k3d cluster and the mirrors",
-	.usage = "vkdr infra stop [--cluster=NAME]",
-	.help = "Options:\n"
-		"  --cluster=NAME   the k3d cluster (default " DEFAULT_CLUSTER
-		")\n\n"
-		"The daemon gets SIGTERM, and SIGKILL if it has not "
-		"exited 10 s later.\n",
-	.run = infra_stop_run,
-    },
+	{
+		.group = "infra",
+		.verb = "up",
+		.summary = "start the mirrors and create the k3d cluster",
+		.usage = "vkdr infra up [--listen=ADDR] [--cluster=NAME] "
+			 "[--timeout=SECS] [-- K3D-ARGS...]",
+		.help = "Options:\n" UP_OPTIONS "\nExample:\n"
+			"  vkdr infra up -- --agents 2\n",
+		.run = infra_up_run,
+	},
+	{
+		.group = "infra",
+		.verb = "start",
+		.summary = "start the mirrors and the existing k3d cluster",
+		.usage = "vkdr infra start [--listen=ADDR] [--cluster=NAME] "
+			 "[--timeout=SECS] [-- K3D-ARGS...]",
+		.help = "Options:\n" UP_OPTIONS,
+		.run = infra_start_run,
+	},
+	{
+		.group = "infra",
+		.verb = "stop",
+		.summary = "stop the k3d cluster and the mirrors",
+		.usage = "vkdr infra stop [--cluster=NAME]",
+		.help = "Options:\n"
+			"  --cluster=NAME   the k3d cluster "
+			"(default " DEFAULT_CLUSTER ")\n\n"
+			"The daemon gets SIGTERM, and SIGKILL if it has not "
+			"exited 10 s later.\n",
+		.run = infra_stop_run,
+	},
 };
 
 static const struct vkdr_command_ops infra_ops = {
-    .version = VKDR_COMMAND_OPS_VERSION,
-    .commands = infra_commands,
-    .n_commands = sizeof(infra_commands) / sizeof(infra_commands[0]),
+	.version = VKDR_COMMAND_OPS_VERSION,
+	.commands = infra_commands,
+	.n_commands = sizeof(infra_commands) / sizeof(infra_commands[0]),
 };
 
 static const struct vkdr_module infra_module = {
-    .abi = VKDR_MODULE_ABI,
-    .kind = VKDR_MODULE_COMMAND,
-    .name = "infra",
-    .version = "1.0",
-    .description = "vkdr infra up/start/stop: the mirror daemon and the "
-		   "k3d cluster",
-    .ops = &infra_ops,
+	.abi = VKDR_MODULE_ABI,
+	.kind = VKDR_MODULE_COMMAND,
+	.name = "infra",
+	.version = PACKAGE_VERSION,
+	.description = "vkdr infra up/start/stop: the mirror daemon and the "
+		       "k3d cluster",
+	.ops = &infra_ops,
 };
 
 VKDR_MODULE_DEFINE(infra_module);
