@@ -26,6 +26,7 @@ E2E_PULL_DEADLINE=${E2E_PULL_DEADLINE:-120}
 
 E2E_PIDS=()
 E2E_LOGS=()
+E2E_SANITIZER_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 note()
 {
@@ -127,6 +128,15 @@ e2e_cleanup()
 	for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${E2E_PIDS[i]}"
 	done
+	# In a sanitizer build, vkdr reports to its stderr, often only at
+	# exit (leaks): such a report fails a test that otherwise passed.
+	if [ "$rc" = 0 ] && grep -qE "$E2E_SANITIZER_REPORT" \
+		"$E2E_TMP"/mirror*.log 2>/dev/null; then
+		echo "FAIL: $E2E_NAME: vkdr reported a sanitizer error" >&2
+		grep -hE -A 30 "$E2E_SANITIZER_REPORT" \
+			"$E2E_TMP"/mirror*.log >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		for log in "${E2E_LOGS[@]+"${E2E_LOGS[@]}"}"; do
 			[ -s "$log" ] || continue
