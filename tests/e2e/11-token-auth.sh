@@ -76,9 +76,11 @@ E2E_LOGS+=("$UPSTREAM_ACCESS" "$TOKEN_LOG")
 # The registry is up when /v2/ asks for a token from our realm.
 registry_challenges()
 {
+	local realm=http://127.0.0.1:$TOKEN_PORT/token
+
 	curl -s -o /dev/null -D "$E2E_TMP/v2-headers" --max-time 5 \
 		"$UPSTREAM_URL/v2/" &&
-		grep -qi "^www-authenticate: Bearer realm=\"http://127.0.0.1:$TOKEN_PORT/token\"" \
+		grep -qi "^www-authenticate: Bearer realm=\"$realm\"" \
 			"$E2E_TMP/v2-headers"
 }
 token_server_up()
@@ -138,14 +140,17 @@ push_with_creds()
 		fail "pushing $1:$2 to the registry failed"
 }
 
-# Four images, each in its own variables: app:v1 and app:v2 (public),
-# private-a and private-b (no anonymous pull).
-declare -A IMG_DIR IMG_BLOBS
+# Four images: app:v1 and app:v2 (public), private-a and private-b (no
+# anonymous pull). IMG_BLOBS holds the digests of each; IMG_FILES those
+# of its config and layers, the blobs a pull GETs (and the registry
+# redirects), as opposed to the manifest.
+declare -A IMG_DIR IMG_BLOBS IMG_FILES
 for name in app:v1 app:v2 private-a:v1 private-b:v1; do
 	make_image "${name%:*}" "${name#*:}" 1 0.5
 	push_with_creds "${name%:*}" "${name#*:}"
 	IMG_DIR[$name]=$IMAGE_DIR
 	IMG_BLOBS[$name]="$IMAGE_MANIFEST $IMAGE_CONFIG $IMAGE_LAYERS"
+	IMG_FILES[$name]="$IMAGE_CONFIG $IMAGE_LAYERS"
 done
 [ "$(token_count "user=$TOKEN_USER" "scope=repository:library/app:pull,push" \
 	result=200)" -ge 1 ] ||
@@ -179,9 +184,9 @@ note "anonymous pull answered the challenge"
 # ------------------------------------------------------------------------
 # An expired token is replaced
 
-# When every token the mirror holds for library/app has expired (by the
-# token server's clock, the one the registry checks), an uncached image
-# of the same repository must still pull, with a new token.
+# Once the clock has passed the exp of every token the mirror was given
+# for library/app, an uncached image of the same repository must still
+# pull, with a new token.
 last_app_token()
 {
 	token_lines "scope=repository:library/app:pull" user=- result=200 |
@@ -275,14 +280,17 @@ same_image private-a:v1 "$E2E_TMP/private-a"
 [ "$(token_count "user=$TOKEN_USER" \
 	"scope=repository:library/private-a:pull" result=200)" -ge 1 ] ||
 	fail "the token server never saw the configured credentials"
+for pass in "$TOKEN_PASS" wrong-password; do
+	! grep -qF -- "$pass" "$MIRROR_LOG" ||
+		fail "the mirror's log shows a configured password"
+done
 note "configured credentials reached the token server"
 
 # ------------------------------------------------------------------------
 # Redirects: the registry sent every blob download to 127.0.0.2
 
 for name in app:v1 app:v2 private-a:v1; do
-	for d in ${IMG_BLOBS[$name]}; do
-		[ "$d" != "${IMG_BLOBS[$name]%% *}" ] || continue
+	for d in ${IMG_FILES[$name]}; do
 		grep -q "^blob method=GET path=[^ ]*/${d#sha256:}/data " \
 			"$TOKEN_LOG" ||
 			fail "blob $d of $name never came from the redirect host"
