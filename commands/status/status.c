@@ -849,8 +849,8 @@ static const struct vkdr_command commands[] = {
 	{
 		.group = "mirror",
 		.verb = "status",
-		.summary = "show whether each mirror and its upstream answer, "
-			   "and the cache's use",
+		.summary = "check the mirror ports, their upstreams and the "
+			   "cache",
 		.usage = "vkdr mirror status [-o table|json]",
 		.help = "For every configured mirror: whether its port "
 			"answers (GET /v2/), whether its\n"
