@@ -140,13 +140,15 @@ push_with_creds()
 		fail "pushing $1:$2 to the registry failed"
 }
 
-# Four images: app:v1 and app:v2 (public), private-a and private-b (no
-# anonymous pull). IMG_BLOBS holds the digests of each; IMG_FILES those
+# Four images: app:v1 and app:v2 (public; v2 has six small layers to GET
+# at once), private-a and private-b (no anonymous pull). IMG_BLOBS holds the digests of each; IMG_FILES those
 # of its config and layers, the blobs a pull GETs (and the registry
 # redirects), as opposed to the manifest.
 declare -A IMG_DIR IMG_BLOBS IMG_FILES
 for name in app:v1 app:v2 private-a:v1 private-b:v1; do
-	make_image "${name%:*}" "${name#*:}" 1 0.5
+	sizes="1 0.5"
+	[ "$name" != app:v2 ] || sizes="0.25 0.25 0.25 0.25 0.25 0.25"
+	make_image "${name%:*}" "${name#*:}" $sizes
 	push_with_creds "${name%:*}" "${name#*:}"
 	IMG_DIR[$name]=$IMAGE_DIR
 	IMG_BLOBS[$name]="$IMAGE_MANIFEST $IMAGE_CONFIG $IMAGE_LAYERS"
@@ -185,8 +187,10 @@ note "anonymous pull answered the challenge"
 # An expired token is replaced
 
 # Once the clock has passed the exp of every token the mirror was given
-# for library/app, an uncached image of the same repository must still
-# pull, with a new token.
+# for library/app, uncached blobs of the same repository must still come
+# back, with a new token. They are asked for all at once: the clients
+# wait for one token request instead of each making its own (a second
+# one may happen if the new token runs out too, on a slow machine).
 last_app_token()
 {
 	token_lines "scope=repository:library/app:pull" user=- result=200 |
@@ -201,12 +205,29 @@ token_expired()
 }
 wait_until $((TOKEN_TTL + 30)) "the token to expire" token_expired
 
-skopeo_pull "127.0.0.1:$MIRROR_PORT/library/app:v2" "$E2E_TMP/app2" v2 ||
-	fail "pull of app:v2 after the token expired failed"
-same_image app:v2 "$E2E_TMP/app2"
+read -r -a layers <<<"${IMG_FILES[app:v2]#* }"
+clients=()
+for d in "${layers[@]}"; do
+	curl -sS -o "$E2E_TMP/layer-${d#sha256:}" --max-time 60 \
+		"$MIRROR_URL/v2/library/app/blobs/$d" &
+	clients+=("$!")
+done
+for i in "${!clients[@]}"; do
+	wait "${clients[i]}" ||
+		fail "GET of ${layers[i]} after the token expired failed"
+	[ "$(file_digest "$E2E_TMP/layer-${layers[i]#sha256:}")" = \
+		"${layers[i]}" ] ||
+		fail "${layers[i]} came back wrong after the token expired"
+done
 new_count=$(token_count "scope=repository:library/app:pull" user=-)
 [ "$new_count" -gt "$old_count" ] ||
 	fail "the mirror did not ask for a new token after expiry"
+[ $((new_count - old_count)) -le 2 ] ||
+	fail "${#layers[@]} concurrent GETs cost" \
+		"$((new_count - old_count)) token requests"
+skopeo_pull "127.0.0.1:$MIRROR_PORT/library/app:v2" "$E2E_TMP/app2" v2 ||
+	fail "pull of app:v2 after the token expired failed"
+same_image app:v2 "$E2E_TMP/app2"
 line=$(last_app_token)
 new_time=$(token_field time "$line")
 new_time=${new_time%%.*}
