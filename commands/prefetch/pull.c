@@ -881,6 +881,9 @@ int prefetch_run(const struct vkdr_host *host, int argc, char **argv)
 		draw_progress(&p, true);
 	ret = report(&p);
 
+	/* The daemon waits for open connections before it exits. */
+	curl_easy_cleanup(p.curl);
+	p.curl = NULL;
 	daemon_stop(daemon);
 out_free_config:
 	host->config_free(cfg);
