@@ -824,7 +824,8 @@ int import_cache_run(const struct vkdr_host *host, int argc, char **argv)
 						      (size_t)left :
 						      sizeof(skip);
 
-				rc = fread(skip, 1, want, in) == want ? 0 : -EIO;
+				if (fread(skip, 1, want, in) != want)
+					rc = -EIO;
 				left -= want;
 			}
 		}

@@ -120,7 +120,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0) {
 		const char *v = ptr + 13;
 
-		while (len > 13 && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n'))
+		while (len > 13 &&
+		       (ptr[len - 1] == '\r' || ptr[len - 1] == '\n'))
 			len--;
 		while (v < ptr + len && *v == ' ')
 			v++;
@@ -276,6 +277,18 @@ static int add_blob(struct prefetch *p, size_t image, const char *digest,
 	return 0;
 }
 
+/* A descriptor's blob ({"digest": ..., "size": ...}). */
+static int add_descriptor(struct prefetch *p, size_t image, json_t *desc)
+{
+	const char *digest =
+		json_string_value(json_object_get(desc, "digest"));
+	json_int_t size = json_integer_value(json_object_get(desc, "size"));
+
+	if (!digest || size < 0)
+		return -EINVAL;
+	return add_blob(p, image, digest, (uint64_t)size);
+}
+
 /* Remember DIGEST as walked; false when it was already. */
 static bool first_visit(struct prefetch *p, const char *digest)
 {
@@ -370,7 +383,9 @@ static int walk_index(struct prefetch *p, size_t image, json_t *doc,
 			break;
 	}
 	if (rc == 0 && picked == 0) {
-		image_fail(img, "the index has no manifest for %s/%s%s%s (it has: %s)",
+		image_fail(img,
+			   "the index has no manifest for %s/%s%s%s "
+			   "(it has: %s)",
 			   p->platform.os, p->platform.arch,
 			   p->platform.variant[0] ? "/" : "",
 			   p->platform.variant, seen[0] ? seen : "none");
@@ -405,23 +420,12 @@ static int walk_manifest(struct prefetch *p, size_t image, const char *buf,
 	if (json_is_array(json_object_get(doc, "manifests"))) {
 		rc = walk_index(p, image, doc, depth);
 	} else if (json_is_object(json_object_get(doc, "config"))) {
-		json_t *config = json_object_get(doc, "config");
-
-		rc = add_blob(p, image,
-			      json_string_value(
-				      json_object_get(config, "digest")) ?: "",
-			      (uint64_t)json_integer_value(
-				      json_object_get(config, "size")));
+		rc = add_descriptor(p, image, json_object_get(doc, "config"));
 		list = json_object_get(doc, "layers");
 		json_array_foreach(list, i, entry) {
 			if (rc < 0)
 				break;
-			rc = add_blob(
-				p, image,
-				json_string_value(
-					json_object_get(entry, "digest")) ?: "",
-				(uint64_t)json_integer_value(
-					json_object_get(entry, "size")));
+			rc = add_descriptor(p, image, entry);
 		}
 		if (rc < 0)
 			image_fail(img, "the manifest names an invalid blob");
@@ -429,11 +433,10 @@ static int walk_manifest(struct prefetch *p, size_t image, const char *buf,
 		/* Schema 1: layers without sizes, config inline. */
 		list = json_object_get(doc, "fsLayers");
 		json_array_foreach(list, i, entry) {
-			rc = add_blob(
-				p, image,
-				json_string_value(
-					json_object_get(entry, "blobSum")) ?: "",
-				0);
+			const char *sum = json_string_value(
+				json_object_get(entry, "blobSum"));
+
+			rc = add_blob(p, image, sum ? sum : "", 0);
 			if (rc < 0) {
 				image_fail(img, "the manifest names an "
 						"invalid blob");
@@ -746,7 +749,8 @@ static int parse_args(struct prefetch *p, int argc, char **argv)
 	}
 	if (p->n_images == 0) {
 		fprintf(stderr, "vkdr: name at least one image, e.g. 'vkdr "
-				"mirror prefetch docker.io/library/nginx:1.25'\n");
+				"mirror prefetch "
+				"docker.io/library/nginx:1.25'\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -844,7 +848,8 @@ int prefetch_run(const struct vkdr_host *host, int argc, char **argv)
 
 	find_mirrors(&p, cfg);
 	for (size_t i = 0; i < p.n_images && any_left(&p); i++) {
-		if (p.images[i].error[0] || daemon_answers(&p, p.images[i].port))
+		if (p.images[i].error[0] ||
+		    daemon_answers(&p, p.images[i].port))
 			continue;
 		daemon = daemon_start(&p, log, sizeof(log));
 		if (daemon < 0) {

@@ -131,8 +131,8 @@ static bool name_valid(const char *name)
 				return false;
 			continue;
 		}
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-		    !strchr("._-", *p))
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && !strchr("._-", *p))
 			return false;
 		if (*p == '.' && (p == name || p[-1] == '/' || p[-1] == '.'))
 			return false;

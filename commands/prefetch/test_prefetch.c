@@ -181,7 +181,9 @@ START_TEST(tag_keys)
 	ck_assert_int_eq(tag_record_key("docker.io", "../x", "v1", "", key,
 					sizeof(key)),
 			 -EINVAL);
-	ck_assert_int_eq(tag_record_key_parse("tags/docker.io/x/0123456789abcdef",
+	/* No tag component between the repository and the hash. */
+	ck_assert_int_eq(tag_record_key_parse("tags/docker.io/x/"
+					      "0123456789abcdef",
 					      reg, sizeof(reg), repo,
 					      sizeof(repo), tag, sizeof(tag)),
 			 -EINVAL);
