@@ -480,7 +480,8 @@ metric_positive()
 # in the temp dir, with every plugin that would touch the host (CRI,
 # runtimes, cgroups, kernel snapshotters) disabled. Content is unpacked
 # with the native snapshotter. Sets CTR_SOCK and writes the hosts dir
-# $E2E_TMP/certs.d sending docker.io to the mirror.
+# $E2E_TMP/certs.d sending docker.io to the mirror (to the upstream when
+# no mirror was configured first).
 start_containerd()
 {
 	local d=$E2E_TMP/containerd
