@@ -18,7 +18,8 @@ status=0
 
 # shellcheck source=vkdr.bash-completion
 . "$srcdir/vkdr.bash-completion" || exit 99
-complete -p vkdr | grep -q -- '-F _vkdr' || { echo "FAIL: not registered"; exit 1; }
+complete -p vkdr | grep -q -- '-F _vkdr' ||
+	{ echo "FAIL: _vkdr is not registered for vkdr"; exit 1; }
 
 # expect WORDS EXPECTED: complete the last of WORDS (split on blanks; a
 # trailing blank completes an empty word) and compare COMPREPLY.
@@ -40,20 +41,7 @@ expect()
 	fi
 }
 
-expect "vkdr mirror re" "remove"
-expect "vkdr " "mirror infra"
-expect "vkdr i" "infra"
-expect "vkdr infra s" "start stop"
-expect "vkdr --verbose mirror st" "status"
-expect "vkdr mirror status -o " "table json"
-expect "vkdr mirror list --output = y" "yaml"
-expect "vkdr mirror export --format = d" "docker"
-expect "vkdr mirror serve --st" "--storage= --storage-opt"
-expect "vkdr mirror serve --storage = t" "tmpfs"
-expect "vkdr mirror remove --h" "--host= --help"
-expect "vkdr infra stop " "--cluster= --help"
-
-# Hosts for "remove --host=", from the configuration.
+# The real vkdr when it is built, with two mirrors configured.
 if "$VKDR" mirror add --host=docker.io >/dev/null 2>&1 &&
 	"$VKDR" mirror add --host='*.azurecr.io' >/dev/null 2>&1; then
 	cmd=$VKDR
@@ -67,6 +55,23 @@ else
 	}
 	cmd=vkdr
 fi
+expect "$cmd mirror re" "remove"
+expect "$cmd " "mirror infra"
+expect "$cmd i" "infra"
+expect "$cmd infra s" "start stop"
+expect "$cmd --verbose mirror st" "status"
+expect "$cmd mirror status -o " "table json"
+expect "$cmd mirror list --output = y" "yaml"
+expect "$cmd mirror export --format = d" "docker"
+expect "$cmd mirror serve --st" "--storage= --storage-opt"
+expect "$cmd mirror serve --storage = t" "tmpfs"
+expect "$cmd mirror remove --h" "--host= --help"
+expect "$cmd infra stop " "--cluster= --help"
+
+# Without a vkdr to ask, the built-in groups and commands.
+expect "/nonexistent/vkdr mirror re" "remove"
+expect "/nonexistent/vkdr " "mirror infra"
+
 expect "$cmd mirror remove --host = " 'docker.io \*.azurecr.io'
 expect "$cmd mirror remove --host = d" "docker.io"
 expect "$cmd mirror remove --host " 'docker.io \*.azurecr.io'
