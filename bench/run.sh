@@ -18,6 +18,11 @@
 #   BENCH_COLD      rounds of the cold pulls (default 5)
 #   BENCH_DURATION  seconds of each wrk run (default 10)
 #   BENCH_BLOBS     number of 1 MiB blobs (default 32)
+#   BENCH_LINK_RATE the slow link's rate in nginx's limit_rate syntax
+#                   (default 24m; nginx lets the first second's worth
+#                   through at once, so 64 MiB take about 2.2 s)
+#   BENCH_CSV       where the raw numbers go (default
+#                   bench/results/latest.csv)
 #   BENCH_NO_README set to leave bench/README.md alone
 #   BENCH_KEEP      set to keep the temporary directory
 #
@@ -30,13 +35,14 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$BENCH_DIR/.." && pwd)
 PYTHON=${PYTHON:-/usr/bin/python3}
 ROUNDS=${BENCH_ROUNDS:-3}
+LINK_RATE=${BENCH_LINK_RATE:-24m}
 COLD_ROUNDS=${BENCH_COLD:-5}
 DURATION=${BENCH_DURATION:-10}
 NBLOBS=${BENCH_BLOBS:-32}
 CLIENTS=8
 CONNECTIONS=32
 MIB=1048576
-CSV=$BENCH_DIR/results/latest.csv
+CSV=${BENCH_CSV:-$BENCH_DIR/results/latest.csv}
 MT_MANIFEST=application/vnd.oci.image.manifest.v1+json
 MT_INDEX=application/vnd.oci.image.index.v1+json
 MT_CONFIG=application/vnd.oci.image.config.v1+json
@@ -224,6 +230,16 @@ add_blob()
 	mv "$2" "$1/blobs/sha256/${sum%% *}"
 }
 
+# descriptor MEDIA_TYPE DIGEST SIZE [REF_NAME] - an OCI descriptor in JSON.
+descriptor()
+{
+	printf '{"mediaType":"%s","digest":"%s","size":%s' "$1" "$2" "$3"
+	[ -z "${4:-}" ] ||
+		printf ',"annotations":{"%s":"%s"}' \
+			org.opencontainers.image.ref.name "$4"
+	printf '}'
+}
+
 # make_layout DIR TAG SIZE... - an OCI layout holding one image whose
 # layers are gzip-compressed random bytes, SIZE bytes each before
 # compression (random bytes do not shrink). Sets IMAGE_MANIFEST and the
@@ -244,21 +260,25 @@ make_layout()
 		gzip -1 -n -c "$raw" >"$raw.gz"
 		add_blob "$dir" "$raw.gz"
 		IMAGE_LAYERS+=("$BLOB_DIGEST")
-		layers+="${layers:+,}{\"mediaType\":\"$MT_LAYER\","
-		layers+="\"digest\":\"$BLOB_DIGEST\",\"size\":$BLOB_SIZE}"
+		layers+="${layers:+,}$(descriptor "$MT_LAYER" "$BLOB_DIGEST" \
+			"$BLOB_SIZE")"
 	done
 	rm -f "$raw"
 
-	printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%s]}}' \
-		"$diff_ids" >"$dir/config"
+	printf '{"architecture":"amd64","os":"linux",%s}' \
+		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$diff_ids]}" \
+		>"$dir/config"
 	add_blob "$dir" "$dir/config"
-	printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"%s","size":%s},"layers":[%s]}' \
-		"$MT_MANIFEST" "$MT_CONFIG" "$BLOB_DIGEST" "$BLOB_SIZE" \
+	printf '{"schemaVersion":2,"mediaType":"%s",%s,"layers":[%s]}' \
+		"$MT_MANIFEST" \
+		"\"config\":$(descriptor "$MT_CONFIG" "$BLOB_DIGEST" \
+			"$BLOB_SIZE")" \
 		"$layers" >"$dir/manifest"
 	add_blob "$dir" "$dir/manifest"
 	IMAGE_MANIFEST=$BLOB_DIGEST
-	printf '{"schemaVersion":2,"mediaType":"%s","manifests":[{"mediaType":"%s","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
-		"$MT_INDEX" "$MT_MANIFEST" "$BLOB_DIGEST" "$BLOB_SIZE" "$tag" \
+	printf '{"schemaVersion":2,"mediaType":"%s","manifests":[%s]}' \
+		"$MT_INDEX" "$(descriptor "$MT_MANIFEST" "$BLOB_DIGEST" \
+			"$BLOB_SIZE" "$tag")" \
 		>"$dir/index.json"
 }
 
@@ -295,6 +315,8 @@ make_images()
 	make_layout "$TMP/images/big64" v1 $((64 * MIB))
 	push big64 v1
 	BIG64=${IMAGE_LAYERS[0]}
+	BIG64_SIZE=$(stat -c %s \
+		"$TMP/images/big64/blobs/sha256/${BIG64#sha256:}")
 	make_layout "$TMP/images/big256" v1 $((256 * MIB))
 	push big256 v1
 	BIG256=${IMAGE_LAYERS[0]}
@@ -385,10 +407,10 @@ upstream_count()
 # ------------------------------------------------------------------------
 # The two systems
 
-# start_registry DIR - docker-registry as a pull-through proxy of the
-# upstream, storage in DIR. It gets the configuration people run (the
-# in-memory blob descriptor cache) and the quietest logs, so that logging
-# does not count against it.
+# start_registry DIR [UPSTREAM] - docker-registry as a pull-through proxy
+# of UPSTREAM (default: the upstream), storage in DIR. It gets the
+# configuration people run (the in-memory blob descriptor cache) and the
+# quietest logs, so that logging does not count against it.
 start_registry()
 {
 	REGISTRY_PORT=${REGISTRY_PORT:-$(free_port)}
@@ -408,24 +430,31 @@ start_registry()
 	  addr: 127.0.0.1:$REGISTRY_PORT
 	  secret: bench-not-a-secret
 	proxy:
-	  remoteurl: $UPSTREAM_URL
+	  remoteurl: ${2:-$UPSTREAM_URL}
 	EOF
 	spawn REGISTRY_PID "$TMP/registry.log" \
 		docker-registry serve "$TMP/registry.yml"
 	wait_until 30 "docker-registry" http_ok "$REGISTRY_URL/v2/"
 }
 
-# start_vkdr DIR - vkdr mirror serve with its filesystem store in DIR.
+# start_vkdr DIR [UPSTREAM] - vkdr mirror serve in front of UPSTREAM
+# (default: the upstream) with its filesystem store in DIR. Each upstream
+# gets a VKDR_HOME of its own, configured with "vkdr mirror add" once.
 start_vkdr()
 {
-	if [ -z "${VKDR_PORT:-}" ]; then
-		VKDR_PORT=$(free_port)
-		VKDR_URL=http://127.0.0.1:$VKDR_PORT
-		"$VKDR" mirror add --host=docker.io \
-			--port="$VKDR_PORT" --upstream="$UPSTREAM_URL" \
-			>"$TMP/vkdr-add.log" 2>&1 || die "vkdr mirror add failed"
+	local upstream=${2:-$UPSTREAM_URL} home
+
+	VKDR_PORT=${VKDR_PORT:-$(free_port)}
+	VKDR_URL=http://127.0.0.1:$VKDR_PORT
+	home=$TMP/home-${upstream##*:}
+	if [ ! -d "$home" ]; then
+		mkdir -p "$home"
+		VKDR_HOME=$home "$VKDR" mirror add --host=docker.io \
+			--port="$VKDR_PORT" --upstream="$upstream" \
+			>"$TMP/vkdr-add.log" 2>&1 ||
+			die "vkdr mirror add failed"
 	fi
-	spawn VKDR_PID "$TMP/vkdr.log" "$VKDR" \
+	VKDR_HOME=$home spawn VKDR_PID "$TMP/vkdr.log" "$VKDR" \
 		mirror serve --listen=127.0.0.1 --storage-opt "path=$1"
 	wait_until 30 "vkdr mirror serve" vkdr_up
 }
@@ -436,12 +465,19 @@ vkdr_up()
 	http_ok "$VKDR_URL/v2/"
 }
 
+# start_nginx - nginx with two servers: the 1 MiB blobs as static files
+# on $NGINX_URL (the ceiling), and on $SLOW_URL a proxy of the upstream
+# that sends every answer at $LINK_RATE, a stand-in for a real network
+# link to a remote registry. The rate only holds with proxy buffering on
+# (nginx's default): unbuffered answers go out at full speed.
 start_nginx()
 {
 	local root=$TMP/static d user=""
 
 	NGINX_PORT=$(free_port)
 	NGINX_URL=http://127.0.0.1:$NGINX_PORT
+	SLOW_PORT=$(free_port)
+	SLOW_URL=http://127.0.0.1:$SLOW_PORT
 	mkdir -p "$root/v2/library/small/blobs" "$TMP/nginx"
 	for d in "${SMALL_LAYERS[@]}"; do
 		ln "$TMP/images/small/blobs/sha256/${d#sha256:}" \
@@ -470,6 +506,14 @@ start_nginx()
 	  server {
 	    listen 127.0.0.1:$NGINX_PORT;
 	    root $root;
+	  }
+	  server {
+	    listen 127.0.0.1:$SLOW_PORT;
+	    location / {
+	      proxy_pass $UPSTREAM_URL;
+	      proxy_http_version 1.1;
+	      limit_rate $LINK_RATE;
+	    }
 	  }
 	}
 	EOF
@@ -541,7 +585,8 @@ load()
 	out=$TMP/wrk-$sys-$test-$round.txt
 	from=$(upstream_quiet)
 	BENCH_PATHS=$paths timeout $((DURATION + 30)) wrk -t2 \
-		-c"$CONNECTIONS" -d"${DURATION}s" ${accept:+-H "Accept: $accept"} \
+		-c"$CONNECTIONS" -d"${DURATION}s" \
+		${accept:+-H "Accept: $accept"} \
 		-s "$BENCH_DIR/paths.lua" "$(url_of "$sys")" >"$out" 2>&1 ||
 		die "wrk against $sys failed: $(tail -n 3 "$out")"
 	line=$(grep '^BENCH ' "$out") || die "no totals from wrk in $out"
@@ -562,8 +607,8 @@ load()
 		"$(awk -v n="$requests" -v us="$us" \
 			'BEGIN { printf "%.1f", n * 1e6 / us }')" req/s
 	record load "$round" "$sys" "$test-mibps" \
-		"$(awk -v b="$bytes" -v us="$us" \
-			'BEGIN { printf "%.1f", b * 1e6 / us / 1048576 }')" MiB/s
+		"$(awk -v b="$bytes" -v us="$us" -v mib="$MIB" \
+			'BEGIN { printf "%.1f", b * 1e6 / us / mib }')" MiB/s
 	record load "$round" "$sys" "$test-errors" "$errors" count
 	if [ "$sys" != nginx ]; then
 		to=$(upstream_quiet)
@@ -600,7 +645,6 @@ cached_phase()
 		record idle 0 "$sys" rss-warm "$(proc_kib "$(pid_of "$sys")" \
 			VmRSS)" KiB
 	done
-	start_nginx
 	for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then
 			cached_round "$r" registry
@@ -612,16 +656,16 @@ cached_phase()
 		load "$r" nginx blob "$TMP/blob-paths"
 	done
 	for sys in registry vkdr; do
-		record load 0 "$sys" rss-peak-cached "$(proc_kib "$(pid_of "$sys")" \
-			VmHWM)" KiB
+		record load 0 "$sys" rss-peak-cached \
+			"$(proc_kib "$(pid_of "$sys")" VmHWM)" KiB
 	done
-	stop NGINX_PID
 	stop REGISTRY_PID
 	stop VKDR_PID
 	rm -rf "$TMP/registry-store" "$TMP/vkdr-store"
 }
 
-# direct ROUND - one download of each big blob straight from the upstream.
+# direct ROUND - one download of each big blob straight from the upstream,
+# and one of the 64 MiB blob over the slow link.
 direct()
 {
 	local t
@@ -634,26 +678,38 @@ direct()
 		"$UPSTREAM_URL/v2/library/big256/blobs/$BIG256") ||
 		die "direct download failed"
 	record cold "$1" direct cold256-total "$t" s
+	t=$(curl -sSf -o /dev/null -w '%{time_total}' --max-time 300 \
+		"$SLOW_URL/v2/library/big64/blobs/$BIG64") ||
+		die "direct download over the slow link failed"
+	record cold "$1" direct slow64-slowest "$t" s
 }
 
-# cold ROUND SYSTEM - start SYSTEM with an empty store; CLIENTS clients
-# pull the 64 MiB blob at once; then one client pulls the 256 MiB blob.
+# cold ROUND SYSTEM LINK - start SYSTEM with an empty store in front of
+# the upstream (LINK "loop") or of the slow link to it (LINK "slow").
+# CLIENTS clients pull the 64 MiB blob at once; on loopback, one client
+# then pulls the 256 MiB blob.
 cold()
 {
-	local round=$1 sys=$2 store=$TMP/cold-store url from i start end
-	local slowest=0 res code size t to pids=()
+	local round=$1 sys=$2 link=$3 store=$TMP/cold-store url from i
+	local start end slowest=0 res code size t to pids=() m=cold64
+	local upstream=$UPSTREAM_URL
 
+	if [ "$link" = slow ]; then
+		m=slow64
+		upstream=$SLOW_URL
+	fi
 	rm -rf "$store"
-	"start_$sys" "$store"
+	"start_$sys" "$store" "$upstream"
 	url=$(url_of "$sys")
 	record cold "$round" "$sys" rss-idle \
 		"$(proc_kib "$(pid_of "$sys")" VmRSS)" KiB
 
-	from=$(upstream_mark)
+	from=$(upstream_quiet)
 	start=$(date +%s.%N)
 	for ((i = 1; i <= CLIENTS; i++)); do
-		curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' \
-			--max-time 300 "$url/v2/library/big64/blobs/$BIG64" \
+		curl -sS -o /dev/null --max-time 300 \
+			-w '%{http_code} %{size_download} %{time_total}\n' \
+			"$url/v2/library/big64/blobs/$BIG64" \
 			>"$TMP/client$i" 2>"$TMP/client$i.err" &
 		pids+=("$!")
 	done
@@ -664,26 +720,26 @@ cold()
 	end=$(date +%s.%N)
 	for ((i = 1; i <= CLIENTS; i++)); do
 		read -r code size t <"$TMP/client$i"
-		[ "$code" = 200 ] && [ "$size" = "$(stat -c %s \
-			"$TMP/images/big64/blobs/sha256/${BIG64#sha256:}")" ] ||
+		[ "$code" = 200 ] && [ "$size" = "$BIG64_SIZE" ] ||
 			die "$sys client $i got status $code, $size bytes"
 		slowest=$(awk -v a="$slowest" -v b="$t" \
 			'BEGIN { print (b > a) ? b : a }')
 	done
-	record cold "$round" "$sys" cold64-slowest "$slowest" s
-	record cold "$round" "$sys" cold64-wall \
-		"$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }')" s
+	record cold "$round" "$sys" "$m-slowest" "$slowest" s
+	record cold "$round" "$sys" "$m-wall" "$(awk -v a="$start" \
+		-v b="$end" 'BEGIN { printf "%.6f", b - a }')" s
 	to=$(upstream_quiet)
-	record cold "$round" "$sys" cold64-upstream-gets \
-		"$(upstream_count "$from" "$to" "GET /v2/library/big64/blobs/")" \
-		count
+	record cold "$round" "$sys" "$m-upstream-gets" "$(upstream_count \
+		"$from" "$to" "GET /v2/library/big64/blobs/")" count
 
-	res=$(curl -sSf -o /dev/null --max-time 300 \
-		-w '%{time_starttransfer} %{time_total}' \
-		"$url/v2/library/big256/blobs/$BIG256") ||
-		die "$sys: cold 256 MiB pull failed"
-	record cold "$round" "$sys" cold256-first-byte "${res% *}" s
-	record cold "$round" "$sys" cold256-total "${res#* }" s
+	if [ "$link" = loop ]; then
+		res=$(curl -sSf -o /dev/null --max-time 300 \
+			-w '%{time_starttransfer} %{time_total}' \
+			"$url/v2/library/big256/blobs/$BIG256") ||
+			die "$sys: cold 256 MiB pull failed"
+		record cold "$round" "$sys" cold256-first-byte "${res% *}" s
+		record cold "$round" "$sys" cold256-total "${res#* }" s
+	fi
 	record cold "$round" "$sys" rss-peak-cold \
 		"$(proc_kib "$(pid_of "$sys")" VmHWM)" KiB
 
@@ -695,22 +751,25 @@ cold()
 		stop VKDR_PID
 	fi
 	rm -rf "$store"
-	say "round $round: $sys cold: slowest of $CLIENTS in ${slowest}s"
+	say "round $round: $sys cold over $link: slowest of $CLIENTS" \
+		"clients in ${slowest}s"
 }
 
 cold_phase()
 {
-	local r
+	local r link
 
 	for ((r = 1; r <= COLD_ROUNDS; r++)); do
 		direct "$r"
-		if ((r % 2)); then
-			cold "$r" registry
-			cold "$r" vkdr
-		else
-			cold "$r" vkdr
-			cold "$r" registry
-		fi
+		for link in loop slow; do
+			if ((r % 2)); then
+				cold "$r" registry "$link"
+				cold "$r" vkdr "$link"
+			else
+				cold "$r" vkdr "$link"
+				cold "$r" registry "$link"
+			fi
+		done
 	done
 }
 
@@ -720,7 +779,8 @@ machine()
 
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "$(date -u +%Y-%m-%d), $(nproc) cores, ${cpu:-unknown CPU}," \
-		"$(uname -sr)"
+		"$(uname -sr), load average at the start $LOAD_START," \
+		"at the end $(cut -d' ' -f1 /proc/loadavg)"
 }
 
 main()
@@ -728,13 +788,14 @@ main()
 	need docker-registry skopeo wrk curl nginx sha256sum gzip "$PYTHON"
 	find_vkdr
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/vkdr-bench.XXXXXX")
-	export VKDR_HOME=$TMP/home
 	mkdir -p "$(dirname "$CSV")"
 	echo "phase,round,system,metric,value,unit" >"$CSV.new"
 	CSV=$CSV.new
 
+	LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 	start_upstream
 	make_images
+	start_nginx
 	say "cached loads: $ROUNDS rounds of ${DURATION}s per test"
 	cached_phase
 	say "cold pulls: $COLD_ROUNDS rounds"
@@ -743,7 +804,8 @@ main()
 	mv "$CSV" "${CSV%.new}"
 	CSV=${CSV%.new}
 	"$PYTHON" "$BENCH_DIR/report.py" --csv "$CSV" --machine "$(machine)" \
-		${BENCH_NO_README:+--no-readme} --readme "$BENCH_DIR/README.md"
+		--link "a slow link ($LINK_RATE/s)" ${BENCH_NO_README:+--no-readme} \
+		--readme "$BENCH_DIR/README.md"
 }
 
 trap cleanup EXIT
