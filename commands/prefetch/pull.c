@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -631,6 +632,8 @@ static pid_t daemon_start(struct prefetch *p, char *log, size_t loglen)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
+		/* Killed with the prefetch, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
@@ -660,6 +663,15 @@ static pid_t daemon_start(struct prefetch *p, char *log, size_t loglen)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	return -ETIMEDOUT;
+}
+
+static const char *start_failure(int rc)
+{
+	if (rc == -ECHILD)
+		return "it exited at once";
+	if (rc == -ETIMEDOUT)
+		return "it did not answer /v2/ within 15 seconds";
+	return strerror(-rc);
 }
 
 static void daemon_stop(pid_t pid)
@@ -855,7 +867,7 @@ int prefetch_run(const struct vkdr_host *host, int argc, char **argv)
 		if (daemon < 0) {
 			fprintf(stderr, "vkdr: no mirror daemon answers and "
 					"none could be started (%s); see %s\n",
-				strerror((int)-daemon), log);
+				start_failure((int)daemon), log);
 			goto out_free_config;
 		}
 		vkdr_log_info(host, MOD, "started a mirror daemon for the "
