@@ -152,6 +152,41 @@ static void daemon_address(const char *listen, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", listen);
 }
 
+/*
+ * Keep the requests to the daemon away from any proxy the environment
+ * names: a proxy cannot reach this machine's loopback, and would make a
+ * running daemon look stopped. The host's HTTP client is libcurl, which
+ * reads no_proxy on every request, so adding ADDRESS to it is enough;
+ * the environment is this short-lived process's own.
+ */
+static void bypass_proxy(const char *address)
+{
+	const char *old = getenv("no_proxy");
+	char host[300];
+	char *list;
+	size_t len;
+
+	if (!old)
+		old = getenv("NO_PROXY");
+	len = strlen(address);
+	if (address[0] == '[' && len > 2)
+		snprintf(host, sizeof(host), "%.*s", (int)(len - 2),
+			 address + 1);
+	else
+		snprintf(host, sizeof(host), "%s", address);
+	if (!old || !*old) {
+		setenv("no_proxy", host, 1);
+		return;
+	}
+	len = strlen(old) + 1 + strlen(host) + 1;
+	list = malloc(len);
+	if (!list)
+		return;
+	snprintf(list, len, "%s,%s", old, host);
+	setenv("no_proxy", list, 1);
+	free(list);
+}
+
 static void probe_ports(struct status *st, const char *address)
 {
 	char url[URL_BUF];
@@ -824,6 +859,7 @@ static int cmd_status(const struct vkdr_host *host, int argc, char **argv)
 
 	read_settings(&st);
 	daemon_address(st.cfg->settings.listen, address, sizeof(address));
+	bypass_proxy(address);
 	probe_ports(&st, address);
 	read_metrics(&st, address);
 	probe_upstreams(&st);

@@ -138,6 +138,8 @@ static void setup(void)
 	listen_address = NULL;
 	store_opens = store_closes = store_n_opts = 0;
 	store_saw_max_size = false;
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
 }
 
 static const struct vkdr_command *status_command(void)
@@ -243,6 +245,8 @@ START_TEST(daemon_running)
 	root = run_json();
 
 	ck_assert_uint_eq(mock_http_calls(), 6);
+	/* The daemon is asked directly even where a proxy is configured. */
+	ck_assert_str_eq(getenv("no_proxy"), "127.0.0.1");
 	assert_url(0, "http://127.0.0.1:6000/v2/");
 	assert_url(1, "http://127.0.0.1:6001/v2/");
 	assert_url(2, "http://127.0.0.1:6002/v2/");
@@ -397,8 +401,10 @@ START_TEST(listen_address_is_used)
 	json_t *root;
 
 	listen_address = "::";
+	setenv("NO_PROXY", "example.com", 1);
 	root = run_json();
 	assert_url(0, "http://[::1]:6000/v2/");
+	ck_assert_str_eq(getenv("no_proxy"), "example.com,::1");
 	json_decref(root);
 
 	mock_reset();

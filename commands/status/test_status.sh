@@ -80,8 +80,10 @@ grep -q '"upstream_reachable": false' "$work/out" ||
 	fail "closed upstream reported reachable"
 grep -q '"bytes_served": ' "$work/out" || fail "no metrics read"
 grep -q '"source": "store"' "$work/out" || fail "cache size not read"
-"$VKDR" mirror status >"$work/out" 2>&1 || fail "table output"
+# A proxy in the environment must not hide the daemon on loopback.
+http_proxy="http://127.0.0.1:$closed" "$VKDR" mirror status >"$work/out" \
+	2>&1 || fail "table output"
 grep -q "^Daemon: running, metrics from port $port" "$work/out" ||
-	fail "table: running"
+	fail "table: running (through http_proxy)"
 grep -q "^docker.io *$port *yes " "$work/out" || fail "table: mirror row"
 echo "PASS: status with and without the daemon"
