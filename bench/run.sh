@@ -115,7 +115,7 @@ stop()
 
 cleanup()
 {
-	local rc=$? i
+	local rc=$? i f
 
 	trap - EXIT
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
@@ -557,10 +557,10 @@ fetch_check()
 # every answer, so that both caches hold it all.
 warm()
 {
-	local url pass d
+	local url _ d
 
 	url=$(url_of "$1")
-	for pass in 1 2; do
+	for _ in 1 2; do
 		for d in "${SMALL_LAYERS[@]}"; do
 			fetch_check "$url/v2/library/small/blobs/$d" "$d"
 		done
