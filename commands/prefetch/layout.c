@@ -572,8 +572,8 @@ out_free_images:
 /*
  * Read SIZE bytes of the entry for DIGEST from IN into the store, and
  * commit them only when they hash to DIGEST. A blob the store has
- * already is read past. Returns 0, -EBADMSG for a digest mismatch, or
- * another negative errno.
+ * already is read past. Returns 0 when stored, 1 when it was there
+ * already, -EBADMSG for a digest mismatch, or another negative errno.
  */
 static int import_blob(struct store *s, FILE *in, const char *digest,
 		       uint64_t size)
@@ -621,7 +621,7 @@ static int import_blob(struct store *s, FILE *in, const char *digest,
 	else if (writer)
 		s->ops->put_abort(s->state, writer);
 	EVP_MD_CTX_free(md);
-	return rc;
+	return rc == 0 && !writer ? 1 : rc;
 }
 
 static int put_small(struct store *s, const char *key, const char *buf,
@@ -757,7 +757,7 @@ int import_cache_run(const struct vkdr_host *host, int argc, char **argv)
 	struct store s;
 	struct tar_entry ent;
 	char *index = NULL;
-	size_t index_len = 0, blobs = 0, tags = 0, bad = 0;
+	size_t index_len = 0, blobs = 0, had = 0, tags = 0, bad = 0;
 	const char *path = NULL;
 	FILE *in;
 	int rc, ret = EXIT_FAIL;
@@ -805,6 +805,9 @@ int import_cache_run(const struct vkdr_host *host, int argc, char **argv)
 					ent.name);
 				bad++;
 				rc = 0;
+			} else if (rc == 1) {
+				had++;
+				rc = 0;
 			} else if (rc == 0) {
 				blobs++;
 			}
@@ -847,8 +850,10 @@ int import_cache_run(const struct vkdr_host *host, int argc, char **argv)
 		goto out_free_index;
 	}
 	rc = import_index(&s, index, index_len, &tags);
-	printf("imported %zu blob%s and %zu tag%s from %s\n", blobs,
-	       blobs == 1 ? "" : "s", tags, tags == 1 ? "" : "s", path);
+	printf("imported %zu blob%s (%zu more cached already) and %zu tag%s "
+	       "from %s\n",
+	       blobs, blobs == 1 ? "" : "s", had, tags, tags == 1 ? "" : "s",
+	       path);
 	if (rc == 0 && bad == 0)
 		ret = EXIT_OK;
 	else if (bad)
