@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +184,255 @@ int cache_manifest_type(const char *buf, size_t len, char *out,
 out_free_doc:
 	json_decref(doc);
 	return rc;
+}
+
+/* ---- Verified digests ------------------------------------------------ */
+
+#define VERIFIED_FIRST_BUCKETS 1024u
+
+struct verified_entry {
+	struct verified_entry *next;
+	unsigned char md[32];
+};
+
+struct verified_set {
+	pthread_mutex_t lock;
+	struct verified_entry **buckets;
+	size_t n_buckets;	/* a power of two */
+	size_t n_entries;
+};
+
+/* The 32 bytes a "sha256:<hex>" digest names; false when malformed. */
+static bool digest_bytes(const char *digest, unsigned char md[32])
+{
+	if (oci_digest_check(digest) != OCI_OK ||
+	    strncmp(digest, "sha256:", 7) != 0)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(digest + 7 + 2 * i, "%2x", &v) != 1)
+			return false;
+		md[i] = (unsigned char)v;
+	}
+	return true;
+}
+
+/* The bytes of a sha256 are uniform already: any eight make an index. */
+static size_t bucket_of(const struct verified_set *set,
+			const unsigned char md[32])
+{
+	uint64_t h;
+
+	memcpy(&h, md, sizeof(h));
+	return (size_t)h & (set->n_buckets - 1);
+}
+
+int verified_new(struct verified_set **out)
+{
+	struct verified_set *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return -ENOMEM;
+	set->n_buckets = VERIFIED_FIRST_BUCKETS;
+	set->buckets = calloc(set->n_buckets, sizeof(*set->buckets));
+	if (!set->buckets) {
+		free(set);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&set->lock, NULL);
+	*out = set;
+	return 0;
+}
+
+void verified_free(struct verified_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n_buckets; i++) {
+		struct verified_entry *e = set->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_destroy(&set->lock);
+	free(set->buckets);
+	free(set);
+}
+
+static struct verified_entry **find_entry(struct verified_set *set,
+					  const unsigned char md[32])
+{
+	struct verified_entry **p = &set->buckets[bucket_of(set, md)];
+
+	for (; *p; p = &(*p)->next)
+		if (memcmp((*p)->md, md, 32) == 0)
+			break;
+	return p;
+}
+
+bool verified_has(struct verified_set *set, const char *digest)
+{
+	unsigned char md[32];
+	bool found;
+
+	if (!digest_bytes(digest, md))
+		return false;
+	pthread_mutex_lock(&set->lock);
+	found = *find_entry(set, md) != NULL;
+	pthread_mutex_unlock(&set->lock);
+	return found;
+}
+
+/* Double the buckets once there are two entries per bucket; best effort. */
+static void maybe_grow(struct verified_set *set)
+{
+	struct verified_entry **old = set->buckets, **grown;
+	size_t n_old = set->n_buckets;
+
+	if (set->n_entries < 2 * n_old)
+		return;
+	grown = calloc(2 * n_old, sizeof(*grown));
+	if (!grown)
+		return;
+	set->buckets = grown;
+	set->n_buckets = 2 * n_old;
+	for (size_t i = 0; i < n_old; i++) {
+		struct verified_entry *e = old[i], *next;
+
+		for (; e; e = next) {
+			size_t b = bucket_of(set, e->md);
+
+			next = e->next;
+			e->next = grown[b];
+			grown[b] = e;
+		}
+	}
+	free(old);
+}
+
+int verified_add(struct verified_set *set, const char *digest)
+{
+	struct verified_entry **p, *e;
+	unsigned char md[32];
+	int rc = 0;
+
+	if (!digest_bytes(digest, md))
+		return -EINVAL;
+	pthread_mutex_lock(&set->lock);
+	p = find_entry(set, md);
+	if (*p)
+		goto out_unlock;
+	e = malloc(sizeof(*e));
+	if (!e) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	memcpy(e->md, md, 32);
+	e->next = NULL;
+	*p = e;
+	set->n_entries++;
+	maybe_grow(set);
+
+out_unlock:
+	pthread_mutex_unlock(&set->lock);
+	return rc;
+}
+
+void verified_remove(struct verified_set *set, const char *digest)
+{
+	struct verified_entry **p, *e;
+	unsigned char md[32];
+
+	if (!digest_bytes(digest, md))
+		return;
+	pthread_mutex_lock(&set->lock);
+	p = find_entry(set, md);
+	e = *p;
+	if (e) {
+		*p = e->next;
+		set->n_entries--;
+		free(e);
+	}
+	pthread_mutex_unlock(&set->lock);
+}
+
+/* Hash the whole object at KEY into HEX (64 digits and a NUL). */
+static int hash_object(struct daemon *d, const char *key, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct vkdr_object obj;
+	uint64_t off = 0;
+	EVP_MD_CTX *sha;
+	char *buf;
+	int rc;
+
+	rc = d->store->get(d->store_state, key, &obj);
+	if (rc < 0)
+		return rc;
+	buf = malloc(65536);
+	sha = EVP_MD_CTX_new();
+	if (!buf || !sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	while (off < obj.size) {
+		size_t want = obj.size - off < 65536 ? (size_t)(obj.size - off)
+						     : 65536;
+		ssize_t n = d->store->read(d->store_state, &obj, off, buf,
+					   want);
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -EIO;
+			goto out_free;
+		}
+		EVP_DigestUpdate(sha, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(sha, md, &mdlen);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+
+out_free:
+	EVP_MD_CTX_free(sha);
+	free(buf);
+	d->store->release(d->store_state, &obj);
+	return rc;
+}
+
+int cache_object_verify(struct daemon *d, const char *digest)
+{
+	char key[OCI_KEY_MAX], hex[65] = "";
+	int rc;
+
+	if (verified_has(d->verified, digest))
+		return 0;
+	rc = oci_blob_key(digest, key, sizeof(key));
+	if (rc < 0)
+		return rc;
+	rc = hash_object(d, key, hex);
+	if (rc < 0)
+		return rc;
+	if (strcmp(hex, digest + 7) == 0) {
+		/* Out of memory only costs a second hash next time. */
+		verified_add(d->verified, digest);
+		return 0;
+	}
+
+	/*
+	 * The bytes changed behind the daemon's back (a disk error, a hand
+	 * edit). Never serve them: remove the object so that the request
+	 * that found it fetches it upstream again.
+	 */
+	metrics_add(&d->metrics.verify_failures, 1);
+	rc = d->store->remove(d->store_state, key);
+	vkdr_log_err(d->host, MOD,
+		     "%s: stored bytes hash to sha256:%s; corrupt object %s",
+		     digest, hex,
+		     rc == 0 || rc == -ENOENT ? "removed, to be fetched again"
+					      : "could not be removed");
+	return rc == 0 || rc == -ENOENT ? -ENOENT : -EIO;
 }

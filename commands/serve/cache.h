@@ -11,6 +11,7 @@
 #ifndef VKDR_SERVE_CACHE_H
 #define VKDR_SERVE_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,34 @@ int cache_read_all(struct daemon *d, const char *key, size_t max,
  */
 int cache_manifest_type(const char *buf, size_t len, char *out,
 			size_t outlen);
+
+/*
+ * The digests whose stored bytes this daemon has seen hash right: those it
+ * committed after verifying the upstream's answer, and those it re-hashed
+ * from the store. Only memory: a restart forgets them, so an object changed
+ * on disk while no daemon ran is checked again before it is served.
+ */
+struct verified_set;
+
+/* A new, empty set. 0 or -ENOMEM. */
+int verified_new(struct verified_set **out);
+void verified_free(struct verified_set *set);
+/* True when DIGEST ("sha256:<hex>") is in SET. */
+bool verified_has(struct verified_set *set, const char *digest);
+/* Add DIGEST. 0, -EINVAL for a malformed digest, or -ENOMEM. */
+int verified_add(struct verified_set *set, const char *digest);
+/* Forget DIGEST, e.g. when its object is removed from the store. */
+void verified_remove(struct verified_set *set, const char *digest);
+
+/*
+ * Make sure the blob or manifest DIGEST in the store holds the bytes the
+ * digest names before any of them is served. An object not verified since
+ * the daemon started is hashed in full; a match is remembered in
+ * D->verified, a mismatch removes the object (logged and counted). Returns
+ * 0 when it is good, -ENOENT when it is missing or was just removed as
+ * corrupt (the caller then fetches it upstream), or another negative errno
+ * when the store could not be read.
+ */
+int cache_object_verify(struct daemon *d, const char *digest);
 
 #endif

@@ -20,6 +20,7 @@
 
 struct upstream;
 struct fetch_table;
+struct verified_set;
 
 /*
  * The configuration as requests see it. A request takes a reference for
@@ -48,6 +49,8 @@ struct daemon {
 	struct upstream *upstream;
 	struct fetch_table *fetches;
 	struct metrics metrics;
+	/* Digests whose stored bytes were checked since the start. */
+	struct verified_set *verified;
 
 	/* Unlinked scratch files that followers of a fetch read from. */
 	char spool_dir[PATH_MAX];

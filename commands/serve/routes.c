@@ -463,6 +463,9 @@ static int respond_stored(struct request *r, struct MHD_Connection *conn,
 	unsigned status = 200;
 	int rc;
 
+	rc = cache_object_verify(r->d, digest);
+	if (rc < 0)
+		return rc;
 	rc = r->d->store->get(r->d->store_state, key, &r->obj);
 	if (rc < 0)
 		return rc;
@@ -626,6 +629,9 @@ static int respond_stored_manifest(struct request *r,
 	int rc;
 
 	oci_blob_key(digest, key, sizeof(key));
+	rc = cache_object_verify(r->d, digest);
+	if (rc < 0)
+		return rc;
 	rc = cache_read_all(r->d, key, MANIFEST_MAX, &buf, &len);
 	if (rc < 0)
 		return rc == -EFBIG ? -ENOENT : rc;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cache.h"
 #include "daemon.h"
 #include "inflight.h"
 #include "oci.h"
@@ -249,6 +250,7 @@ static void daemon_fini(struct daemon *d)
 	if (d->store_state)
 		d->store->close(d->store_state);
 	fetch_table_free(d->fetches);
+	verified_free(d->verified);
 	upstream_free(d->upstream);
 	if (d->snap)
 		snapshot_put(d, d->snap);
@@ -306,7 +308,8 @@ static int cmd_serve(const struct vkdr_host *host, int argc, char **argv)
 		goto out_fini;
 	}
 	if (upstream_init(host, &d->metrics, &d->upstream) < 0 ||
-	    fetch_table_new(&d->fetches) < 0)
+	    fetch_table_new(&d->fetches) < 0 ||
+	    verified_new(&d->verified) < 0)
 		goto out_fini;
 
 	vkdr_log_info(host, MOD,
