@@ -287,6 +287,20 @@ if skopeo_pull "127.0.0.1:$MIRROR_PORT/library/private-b:v1" \
 	"$E2E_TMP/private-b" v1 2>"$E2E_TMP/skopeo-bad.log"; then
 	fail "a pull with a wrong password succeeded"
 fi
+# containerd, as k3s pulls, when it is there and we are root.
+use_containerd=
+if command -v containerd >/dev/null && [ "$(id -u)" = 0 ]; then
+	use_containerd=1
+	start_containerd
+	if ctr_pull docker.io/library/private-b:v1; then
+		fail "containerd pulled with a wrong password"
+	fi
+	grep -q "401" "$E2E_TMP/ctr-pull.log" ||
+		fail "containerd did not get a 401:" \
+			"$(tail -n 1 "$E2E_TMP/ctr-pull.log")"
+else
+	note "containerd part skipped (not installed or not root)"
+fi
 bad=$(($(token_count "user=$TOKEN_USER" result=401) - bad_before))
 [ "$bad" -le 8 ] ||
 	fail "a wrong password cost $bad token requests: a retry loop"
@@ -301,6 +315,18 @@ same_image private-a:v1 "$E2E_TMP/private-a"
 [ "$(token_count "user=$TOKEN_USER" \
 	"scope=repository:library/private-a:pull" result=200)" -ge 1 ] ||
 	fail "the token server never saw the configured credentials"
+if [ -n "$use_containerd" ]; then
+	ctr_pull docker.io/library/private-b:v1 ||
+		fail "containerd could not pull with the right password:" \
+			"$(tail -n 1 "$E2E_TMP/ctr-pull.log")"
+	for d in ${IMG_BLOBS[private-b:v1]}; do
+		ctr_blob "$d" "$E2E_TMP/ctr-blob" ||
+			fail "containerd holds no $d"
+		cmp -s "$E2E_TMP/ctr-blob" \
+			"$(layout_blob "${IMG_DIR[private-b:v1]}" "$d")" ||
+			fail "containerd holds other bytes for $d"
+	done
+fi
 for pass in "$TOKEN_PASS" wrong-password; do
 	! grep -qF -- "$pass" "$MIRROR_LOG" ||
 		fail "the mirror's log shows a configured password"
@@ -310,7 +336,9 @@ note "configured credentials reached the token server"
 # ------------------------------------------------------------------------
 # Redirects: the registry sent every blob download to 127.0.0.2
 
-for name in app:v1 app:v2 private-a:v1; do
+redirected=(app:v1 app:v2 private-a:v1)
+[ -z "$use_containerd" ] || redirected+=(private-b:v1)
+for name in "${redirected[@]}"; do
 	for d in ${IMG_FILES[$name]}; do
 		grep -q "^blob method=GET path=[^ ]*/${d#sha256:}/data " \
 			"$TOKEN_LOG" ||
