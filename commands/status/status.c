@@ -712,29 +712,28 @@ static json_t *json_mirror(const struct mirror_status *ms)
 		"pull_budget", json_budget(ms));
 }
 
+static json_t *json_metrics(const struct daemon_status *d)
+{
+	if (!d->have_metrics)
+		return json_null();
+	return json_pack("{s:I, s:I, s:o, s:I, s:I, s:I}", "requests",
+			 (json_int_t)cacheable_requests(d), "cache_answers",
+			 (json_int_t)cache_answers(d), "hit_ratio",
+			 cacheable_requests(d)
+				 ? json_real((double)cache_answers(d) /
+					     (double)cacheable_requests(d))
+				 : json_null(),
+			 "bytes_served", (json_int_t)total_bytes_served(d),
+			 "upstream_bytes", (json_int_t)d->upstream_bytes,
+			 "bytes_saved", (json_int_t)bytes_saved(d));
+}
+
 static json_t *json_daemon(const struct daemon_status *d)
 {
-	json_t *o, *m;
-
-	o = json_pack("{s:b, s:o}", "running", d->running, "metrics_port",
-		      d->running ? json_integer(d->port) : json_null());
-	if (!o || !d->have_metrics)
-		return o;
-	m = json_pack("{s:I, s:I, s:o, s:I, s:I, s:I}", "requests",
-		      (json_int_t)cacheable_requests(d), "cache_answers",
-		      (json_int_t)cache_answers(d), "hit_ratio",
-		      cacheable_requests(d)
-			      ? json_real((double)cache_answers(d) /
-					  (double)cacheable_requests(d))
-			      : json_null(),
-		      "bytes_served", (json_int_t)total_bytes_served(d),
-		      "upstream_bytes", (json_int_t)d->upstream_bytes,
-		      "bytes_saved", (json_int_t)bytes_saved(d));
-	if (!m || json_object_set_new(o, "metrics", m) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return json_pack("{s:b, s:o, s:o}", "running", d->running,
+			 "metrics_port",
+			 d->running ? json_integer(d->port) : json_null(),
+			 "metrics", json_metrics(d));
 }
 
 static json_t *json_count(bool known, uint64_t n)
