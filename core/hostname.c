@@ -185,7 +185,7 @@ static int check_strict(const char *in, char *err, size_t errlen)
  */
 int hostname_check_syntax(const char *in, char *err, size_t errlen)
 {
-	char guess[HOSTNAME_MAX + 8];
+	char guess[HOSTNAME_MAX + 8] = "";
 	char hint[HOSTNAME_MAX + 32] = "";
 	const char *problem = NULL;
 
