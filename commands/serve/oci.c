@@ -123,7 +123,7 @@ enum oci_error oci_digest_check(const char *digest)
 		    *p != '-')
 			return OCI_ERR_DIGEST;
 
-	if ((size_t)(colon - digest) != 6 || strncmp(digest, "sha256", 6))
+	if ((size_t)(colon - digest) != 6 || strncmp(digest, "sha256", 6) != 0)
 		return OCI_ERR_UNSUPPORTED;
 	if (strlen(colon + 1) != 64)
 		return OCI_ERR_DIGEST;
