@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,47 @@ static enum MHD_Result respond_error(struct request *r,
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+struct accept_join {
+	char *out;
+	size_t len, used;
+};
+
+static enum MHD_Result join_accept(void *arg, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
+{
+	struct accept_join *j = arg;
+	int n;
+
+	if (strcasecmp(key, "Accept") != 0 || !value || !*value)
+		return MHD_YES;
+	n = snprintf(j->out + j->used, j->len - j->used, "%s%s",
+		     j->used ? ", " : "", value);
+	if (n < 0 || (size_t)n >= j->len - j->used) {
+		j->out[j->used] = '\0';	/* keep whole values only */
+		return MHD_NO;
+	}
+	j->used += (size_t)n;
+	return MHD_YES;
+}
+
+/*
+ * The Accept header as the client meant it. Clients such as skopeo send
+ * one Accept line per media type, and the upstream's answer depends on
+ * all of them (an index is only sent to a client that accepts one), so
+ * every line is joined rather than the first taken. NULL when none.
+ */
+static const char *accept_of(struct request *r, struct MHD_Connection *conn)
+{
+	struct accept_join j = {
+		.out = r->accept,
+		.len = sizeof(r->accept),
+	};
+
+	r->accept[0] = '\0';
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, join_accept, &j);
+	return r->accept[0] ? r->accept : NULL;
 }
 
 static bool is_head(const struct request *r)
@@ -698,7 +740,7 @@ static enum MHD_Result serve_manifest_digest(struct request *r,
 					     const char *digest)
 {
 	enum MHD_Result ret = MHD_NO;
-	const char *accept = header(conn, "Accept");
+	const char *accept = accept_of(r, conn);
 	struct fetch_spec *spec;
 	int rc;
 
@@ -754,7 +796,7 @@ static int revalidate(struct request *r, const struct target *t,
 			      rc < 0 ? strerror(-rc) : "error status");
 		return -1;
 	}
-	if (call.head.status != 200 || strcmp(call.head.digest, rec->digest))
+	if (call.head.status != 200 || strcmp(call.head.digest, rec->digest) != 0)
 		return 0;
 	rec->validated = time(NULL);
 	rc = cache_tag_write(r->d, key, rec);
@@ -769,7 +811,7 @@ static enum MHD_Result serve_manifest_tag(struct request *r,
 					  const struct target *t,
 					  const char *tag, unsigned ttl)
 {
-	const char *accept = header(conn, "Accept");
+	const char *accept = accept_of(r, conn);
 	char norm[2048], key[OCI_KEY_MAX];
 	enum MHD_Result ret = MHD_NO;
 	struct fetch_spec *spec;
@@ -902,7 +944,7 @@ static enum MHD_Result serve_passthrough(struct request *r,
 	snprintf(path, sizeof(path), "/v2/%s/%s%s", t->repository, suffix,
 		 query);
 	call.path = path;
-	call.accept = header(conn, "Accept");
+	call.accept = accept_of(r, conn);
 	upstream_target_of(t, &ut);
 	r->outcome = OUTCOME_BYPASS;
 

@@ -25,6 +25,7 @@ struct request {
 	unsigned port;			/* the listener it came in on */
 	char *target;			/* raw path and query */
 	char method[8];
+	char accept[2048];		/* every Accept header, joined */
 	struct timespec start;
 	int refs;
 	bool seen;			/* the access handler was called */
