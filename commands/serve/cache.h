@@ -64,10 +64,12 @@ int cache_manifest_type(const char *buf, size_t len, char *out,
 			size_t outlen);
 
 /*
- * The digests whose stored bytes this daemon has seen hash right: those it
- * committed after verifying the upstream's answer, and those it re-hashed
- * from the store. Only memory: a restart forgets them, so an object changed
- * on disk while no daemon ran is checked again before it is served.
+ * The digests whose stored bytes this daemon has read back from the store
+ * and seen hash right. An object is not added when it is committed, though
+ * its bytes were hashed on the way in: reading it back once also catches a
+ * store that lost or changed them while writing. Only memory: a restart
+ * forgets them, so an object changed on disk while no daemon ran is
+ * checked again before it is served.
  */
 struct verified_set;
 

@@ -356,8 +356,6 @@ static int verify_and_commit(struct fetch *f)
 		}
 		__atomic_fetch_add(&d->commits_since_trim, 1,
 				   __ATOMIC_RELAXED);
-		/* Hashed on the way in: no need to hash it again to serve. */
-		verified_add(d->verified, f->info.digest);
 	}
 	if (f->store_failed || !f->spec.tag_key[0])
 		return 0;
