@@ -816,7 +816,7 @@ static enum MHD_Result serve_manifest_tag(struct request *r,
 	enum MHD_Result ret = MHD_NO;
 	struct fetch_spec *spec;
 	struct tag_record rec;
-	int fresh = 0;
+	int fresh;
 
 	if (oci_accept_normalise(accept, norm, sizeof(norm)) < 0 ||
 	    oci_tag_key(t->registry, t->repository, tag, norm, key,
