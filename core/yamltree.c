@@ -19,7 +19,7 @@
 
 /* Bounds that keep a hostile file from exhausting the stack or memory. */
 #define YT_MAX_DEPTH 256
-#define YT_MAX_NODES 1000000
+#define YT_MAX_NODES 100000
 
 struct anchor {
 	char *name;
