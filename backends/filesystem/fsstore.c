@@ -821,7 +821,9 @@ static int64_t fs_trim_except(struct fs_store *st, uint64_t max_bytes,
 		result = rc;
 		goto out_free_candidates;
 	}
-	qsort(c.items, c.n, sizeof(*c.items), compare_candidates);
+	/* An empty store has no list at all, and qsort() wants one. */
+	if (c.n)
+		qsort(c.items, c.n, sizeof(*c.items), compare_candidates);
 
 	total = c.bytes;
 	pthread_mutex_lock(&st->lock);
