@@ -155,7 +155,7 @@ static int corrupt_object(struct faulty_store *st, struct vkdr_object *obj)
 	};
 	unsigned char buf[65536];
 	uint64_t off = 0;
-	int rc = 0;
+	int rc;
 
 	copy.fd = memfd_create("vkdr-faulty", MFD_CLOEXEC);
 	if (copy.fd < 0) {
