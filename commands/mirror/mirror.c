@@ -75,21 +75,22 @@ bool mirror_upstream(const struct vkdr_host *host,
 		     const struct vkdr_mirror *m, char *out, size_t outlen,
 		     const char **plugin)
 {
-	const struct vkdr_registry_ops *ops;
+	const struct vkdr_registry_ops *plugin_ops;
 	const struct vkdr_module *mod = NULL;
 	struct vkdr_upstream up;
 
-	ops = host->registry_find(m->host, &mod);
+	plugin_ops = host->registry_find(m->host, &mod);
 	*plugin = mod ? mod->name : NULL;
 	if (m->upstream) {
 		snprintf(out, outlen, "%s", m->upstream);
 		return true;
 	}
 	/* A wildcard stands for many registries, each with its own URL. */
-	if (!ops || m->host[0] == '*')
+	if (!plugin_ops || m->host[0] == '*')
 		return false;
 	memset(&up, 0, sizeof(up));
-	if (ops->resolve(host, m->host, NULL, &up) < 0 || !up.base_url[0])
+	if (plugin_ops->resolve(host, m->host, NULL, &up) < 0 ||
+	    !up.base_url[0])
 		return false;
 	snprintf(out, outlen, "%s", up.base_url);
 	return true;
