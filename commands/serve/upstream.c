@@ -49,6 +49,8 @@ struct upstream {
 	pthread_cond_t cond;
 	struct token *tokens;
 	bool cancelled;
+	/* Seconds under a byte per second before a transfer is dropped. */
+	long stall_seconds;
 };
 
 /* One attempt: one request, one response. */
@@ -94,6 +96,7 @@ int upstream_init(const struct vkdr_host *host, struct metrics *metrics,
 		return -ENOMEM;
 	u->host = host;
 	u->metrics = metrics;
+	u->stall_seconds = STALL_SECONDS;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&u->share_locks[i], NULL);
 	pthread_mutex_init(&u->lock, NULL);
@@ -113,6 +116,11 @@ int upstream_init(const struct vkdr_host *host, struct metrics *metrics,
 			  CURL_LOCK_DATA_SSL_SESSION);
 	*out = u;
 	return 0;
+}
+
+void upstream_set_stall_timeout(struct upstream *u, unsigned seconds)
+{
+	u->stall_seconds = seconds ? (long)seconds : STALL_SECONDS;
 }
 
 void upstream_free(struct upstream *u)
@@ -217,13 +225,16 @@ static char *token_cached(struct upstream *u, const char *key)
  * Ask the plugin for an Authorization answering CHALLENGE. REFUSED is the
  * value the upstream just rejected (NULL if none was sent): a cached value
  * equal to it is not good enough. Concurrent callers for the same KEY wait
- * for the first one's answer instead of fetching their own. Returns 0 with
- * *OUT (free it) or a negative errno.
+ * for the first one's answer instead of fetching their own. The configured
+ * credentials are handed to the plugin only when OWN_ORIGIN says the
+ * challenge comes from the upstream itself: a host the upstream redirected
+ * to (a CDN, a storage service) names its own realm, and the registry's
+ * password must not travel there. Returns 0 with *OUT (free it) or a
+ * negative errno.
  */
 static int token_obtain(struct upstream *u, const struct upstream_target *t,
-			const char *base_url, const char *key,
-			const char *challenge, const char *refused,
-			char **out)
+			const char *base_url, bool own_origin, const char *key,
+			const char *challenge, const char *refused, char **out)
 {
 	struct vkdr_auth_result *result;
 	struct vkdr_auth_request req;
@@ -256,7 +267,8 @@ static int token_obtain(struct upstream *u, const struct upstream_target *t,
 		rc = -ENOMEM;
 		goto out_done;
 	}
-	if (u->host->credentials_find(t->registry, &user, &pass) < 0)
+	if (!own_origin ||
+	    u->host->credentials_find(t->registry, &user, &pass) < 0)
 		user = pass = NULL;
 	req = (struct vkdr_auth_request){
 		.registry = t->registry,
@@ -458,7 +470,7 @@ static int perform(struct transfer *tr, const char *url,
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, tr->u->stall_seconds);
 	if (c->timeout_ms)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -516,9 +528,9 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 		   struct upstream_call *call)
 {
 	struct transfer *tr;
-	char origin[600], base_origin[600], key[1200];
+	char origin[600], base_origin[600], next_origin[600], key[1200];
 	char *url, *auth = NULL, *fresh = NULL, *location = NULL;
-	bool retried_auth = false;
+	bool retried_auth = false, own;
 	int64_t start = now_ms();
 	int rc = -EIO;
 
@@ -550,6 +562,14 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 		if (rc < 0)
 			break;
 		if (location) {
+			/*
+			 * Another origin has a challenge of its own to be
+			 * answered once, even if the upstream's was.
+			 */
+			if (origin_of(location, next_origin,
+				      sizeof(next_origin)) < 0 ||
+			    strcmp(next_origin, origin) != 0)
+				retried_auth = false;
 			free(url);
 			url = location;
 			location = NULL;
@@ -559,9 +579,9 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 			break;
 
 		/*
-		 * One fresh token per request: a second 401 means the
-		 * credentials do not reach this repository, and asking
-		 * again would only loop.
+		 * One fresh token per origin and request: a second 401
+		 * means the credentials do not reach this repository, and
+		 * asking again would only loop.
 		 */
 		if (retried_auth || !target->plugin || !tr->challenge[0]) {
 			rc = -EACCES;
@@ -569,14 +589,13 @@ int upstream_fetch(struct upstream *u, const struct upstream_target *target,
 		}
 		retried_auth = true;
 		/*
-		 * The plugin sees the configured base URL for the upstream
-		 * itself, and the bare origin for a host it redirected to.
+		 * The plugin sees the configured base URL and the credentials
+		 * for the upstream itself, and the bare origin and no
+		 * credentials for a host it redirected to.
 		 */
-		rc = token_obtain(u, target,
-				  strcmp(origin, base_origin) == 0 ?
-					  target->base_url :
-					  origin,
-				  key, tr->challenge, auth, &fresh);
+		own = strcmp(origin, base_origin) == 0;
+		rc = token_obtain(u, target, own ? target->base_url : origin,
+				  own, key, tr->challenge, auth, &fresh);
 		if (rc < 0) {
 			vkdr_log_warn(u->host, MOD,
 				      "%s: no token for %s: %s",
