@@ -64,7 +64,7 @@ struct prefetch {
 	size_t n_images;
 	struct blob *blobs;
 	size_t n_blobs;
-	char (*seen)[DIGEST_LEN + 1];	/* manifests walked already */
+	char (*seen)[DIGEST_LEN + 1];	/* manifests this image walked */
 	size_t n_seen;
 	struct platform platform;
 	bool all_platforms;
@@ -465,6 +465,11 @@ static void resolve_image(struct prefetch *p, size_t image)
 	struct image *img = &p->images[image];
 	char digest[DIGEST_LEN + 1], err[300];
 
+	/*
+	 * Manifests are walked once per image, so that a blob two images
+	 * share is charged to both when it fails.
+	 */
+	p->n_seen = 0;
 	if (img->ref.digest[0]) {
 		fetch_child(p, image, img->ref.digest, 0);
 		return;
