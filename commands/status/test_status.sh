@@ -86,6 +86,17 @@ grep -q "^docker.io *$port *no .* no  " "$work/out" ||
 	fail "table: docker.io row"
 grep -q "^ghcr.io *$port2 *no .* yes (404)" "$work/out" ||
 	fail "table: ghcr.io row"
+# Colour only on a terminal (script(1) gives one), and never with NO_COLOR.
+esc=$(printf '\033')
+grep -q "$esc" "$work/out" && fail "colour codes written to a file"
+if command -v script >/dev/null 2>&1; then
+	script -qec "'$VKDR' mirror status" /dev/null >"$work/out" 2>&1 ||
+		fail "status on a terminal"
+	grep -q "$esc\[31mno" "$work/out" || fail "no colour on a terminal"
+	NO_COLOR=1 script -qec "'$VKDR' mirror status" /dev/null \
+		>"$work/out" 2>&1 || fail "status on a terminal"
+	grep -q "$esc" "$work/out" && fail "colour despite NO_COLOR"
+fi
 
 # Running: wait (with a deadline) until the port answers.
 "$VKDR" mirror serve --listen=127.0.0.1 >"$work/serve.log" 2>&1 &
