@@ -30,6 +30,8 @@
 #define REVALIDATE_TIMEOUT_MS 10000L
 #define PASSTHROUGH_TIMEOUT_MS 30000L
 #define PASSTHROUGH_MAX (4u << 20)
+/* Lifetime of a URL a blob GET is redirected to (the s3 backend's). */
+#define REDIRECT_TTL 300u
 
 /* The registry a request is for, and how to reach it. */
 struct target {
@@ -494,6 +496,30 @@ static enum MHD_Result respond_fetch(struct request *r,
 
 /* ---- Blobs ----------------------------------------------------------- */
 
+/*
+ * Send the client to the store itself when the backend offers a URL for
+ * KEY (an object store's presigned URL), so the bytes do not pass through
+ * the daemon. Returns false when the blob is to be served here.
+ */
+static bool redirect_stored(struct request *r, struct MHD_Connection *conn,
+			    const char *key, enum MHD_Result *ret)
+{
+	const struct vkdr_storage_ops *s = r->d->store;
+	struct MHD_Response *resp;
+	char url[8192];
+
+	if (!s->redirect_url ||
+	    s->redirect_url(r->d->store_state, key, REDIRECT_TTL, url,
+			    sizeof(url)) < 0)
+		return false;
+	resp = MHD_create_response_from_buffer(0, (void *)"",
+					       MHD_RESPMEM_PERSISTENT);
+	if (resp)
+		MHD_add_response_header(resp, "Location", url);
+	*ret = resp ? queue(r, conn, 307, resp) : MHD_NO;
+	return true;
+}
+
 /* Serve the store object at KEY; -ENOENT when it is not there. */
 static int respond_stored(struct request *r, struct MHD_Connection *conn,
 			  const char *key, const char *type,
@@ -513,6 +539,8 @@ static int respond_stored(struct request *r, struct MHD_Connection *conn,
 		return rc;
 	r->obj_open = true;
 	len = r->obj.size;
+	if (blob && !is_head(r) && redirect_stored(r, conn, key, ret))
+		return 0;
 
 	if (blob) {
 		rc = oci_range_parse(header(conn, "Range"), r->obj.size,
