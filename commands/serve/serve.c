@@ -30,6 +30,7 @@ struct options {
 	struct vkdr_option storage_opts[MAX_OPTIONS];
 	size_t n_storage_opts;
 	unsigned tag_ttl;
+	unsigned stall_timeout;
 	const char *max_size;
 	struct vkdr_mirror mirrors[MAX_EXTRA_MIRRORS];
 	size_t n_mirrors;
@@ -119,6 +120,17 @@ static int parse_options(int argc, char **argv, struct options *o,
 				return -EINVAL;
 			}
 			o->tag_ttl = (unsigned)ttl;
+		} else if (serve && (v = option_value(argc, argv, &i,
+						      "--stall-timeout"))) {
+			char *end;
+			unsigned long secs = strtoul(v, &end, 10);
+
+			if (end == v || *end || secs == 0 || secs > 3600) {
+				fprintf(stderr, "vkdr: --stall-timeout wants "
+						"1 to 3600 seconds\n");
+				return -EINVAL;
+			}
+			o->stall_timeout = (unsigned)secs;
 		} else if (serve &&
 			   (v = option_value(argc, argv, &i, "--mirror"))) {
 			if (o->n_mirrors == MAX_EXTRA_MIRRORS ||
@@ -311,6 +323,7 @@ static int cmd_serve(const struct vkdr_host *host, int argc, char **argv)
 	    fetch_table_new(&d->fetches) < 0 ||
 	    verified_new(&d->verified) < 0)
 		goto out_fini;
+	upstream_set_stall_timeout(d->upstream, o->stall_timeout);
 
 	vkdr_log_info(host, MOD,
 		      "storage '%s'%s, tag TTL %us, %zu mirror(s)",
@@ -404,7 +417,8 @@ static const struct vkdr_command commands[] = {
 		.verb = "serve",
 		.summary = "run the mirror daemon in the foreground",
 		.usage = "vkdr mirror serve [--listen=ADDR] [--storage=NAME] "
-			 "[--storage-opt KEY=VALUE ...] [--tag-ttl=SECONDS]",
+			 "[--storage-opt KEY=VALUE ...] [--tag-ttl=SECONDS] "
+			 "[--stall-timeout=SECONDS]",
 		.help = "Serves every configured mirror on its port: pulls go "
 			"to the upstream once,\n"
 			"are verified and cached, and are answered from the "
@@ -419,7 +433,12 @@ static const struct vkdr_command commands[] = {
 			"  --storage-opt KEY=VAL  backend option, overrides "
 			"the configured one\n"
 			"  --tag-ttl=SECONDS      how long a tag answer is "
-			"trusted (default 60)\n\n"
+			"trusted (default 60)\n"
+			"  --stall-timeout=SECONDS\n"
+			"                         drop an upstream transfer "
+			"moving less than a\n"
+			"                         byte a second for this long "
+			"(default 30)\n\n"
 			"Signals: SIGTERM or SIGINT stop it gracefully; SIGHUP "
 			"re-reads the\n"
 			"configuration and opens or closes ports.\n"

@@ -65,6 +65,12 @@ struct upstream_call {
 int upstream_init(const struct vkdr_host *host, struct metrics *metrics,
 		  struct upstream **out);
 
+/*
+ * Drop a transfer that moves less than a byte per second for SECONDS (0:
+ * the default, 30). Set before the first call.
+ */
+void upstream_set_stall_timeout(struct upstream *u, unsigned seconds);
+
 /* Tear down the pool; no call may be running. */
 void upstream_free(struct upstream *u);
 
