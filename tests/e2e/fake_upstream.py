@@ -17,11 +17,17 @@ file is named after the reference (the hex of a digest, or the tag);
   corrupt            right length and headers, wrong bytes
   stall              send headers and half the body, then hang until the
                      client closes the connection
+  trickle SECONDS    send headers, then one body byte every SECONDS (a
+                     fraction is fine), never the last one, until the
+                     client closes the connection; the control file is
+                     read again after every byte, so a test can slow a
+                     transfer down, or speed it up, while it runs
   status CODE [S]    answer CODE with a JSON error; Retry-After: S if given
 
 Every request is appended to the log file as "METHOD TARGET" and flushed
 before the answer is sent, so a test that has its response can count it.
-A stalled answer adds "CLOSED METHOD TARGET" once its client hangs up.
+A stalled or trickled answer adds "CLOSED METHOD TARGET" once its client
+hangs up.
 Only ever bind it to a loopback address.
 """
 
@@ -139,6 +145,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[:len(data) // 2])
             self.wfile.flush()
             self.hang_until_closed()
+        elif mode[0] == "trickle":
+            self.trickle_until_closed(data, digest)
         else:
             self.wfile.write(data)
 
@@ -156,6 +164,37 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 break
         self.server.registry.log("CLOSED %s %s" % (self.command, self.path))
+        self.close_connection = True
+
+    def trickle_until_closed(self, data, ref):
+        """Send DATA a byte at a time, at the pace the control line for
+        REF says, until the client closes the connection; then log it as
+        hang_until_closed() does."""
+        reg = self.server.registry
+        sock = self.connection
+        sent = 0
+        while True:
+            mode = reg.mode(ref)
+            try:
+                pause = float(mode[1]) if mode[0] == "trickle" else 1.0
+            except (IndexError, ValueError):
+                pause = 1.0
+            readable, _, _ = select.select([sock], [], [], pause)
+            if readable:
+                try:
+                    if not sock.recv(4096):
+                        break
+                except OSError:
+                    break
+                continue
+            if mode[0] != "trickle" or sent >= len(data) - 1:
+                continue
+            try:
+                sock.sendall(data[sent:sent + 1])
+            except OSError:
+                break
+            sent += 1
+        reg.log("CLOSED %s %s" % (self.command, self.path))
         self.close_connection = True
 
     def do_GET(self):

@@ -377,7 +377,8 @@ start_fake_upstream()
 }
 
 # fake_mode REF WORDS... - how the fake upstream answers REF (a digest, a
-# tag, or "default"): ok, corrupt, stall, status CODE [RETRY_AFTER].
+# tag, or "default"): ok, corrupt, stall, trickle SECONDS,
+# status CODE [RETRY_AFTER].
 fake_mode()
 {
 	local ref=${1#sha256:}
