@@ -42,7 +42,7 @@ spawn TOKEN_PID "$E2E_TMP/token-server.log" "$PYTHON" \
 	--expires-in "$TOKEN_TTL" --user "$TOKEN_USER" \
 	--password "$TOKEN_PASS" --private library/private \
 	--blob-addr 127.0.0.2 --blob-port "$BLOB_PORT" \
-	--blob-root "$E2E_TMP/upstream"
+	--blob-root "$E2E_TMP/upstream" --blob-auth-flag "$E2E_TMP/blob-auth"
 
 cat >"$E2E_TMP/upstream.yml" <<EOF
 version: 0.1
@@ -140,12 +140,12 @@ push_with_creds()
 		fail "pushing $1:$2 to the registry failed"
 }
 
-# Four images: app:v1 and app:v2 (public; v2 has six small layers to GET
-# at once), private-a and private-b (no anonymous pull). IMG_BLOBS holds the digests of each; IMG_FILES those
+# Five images: app:v1 and app:v2 (public; v2 has six small layers to GET
+# at once), private-a, private-b and private-c (no anonymous pull). IMG_BLOBS holds the digests of each; IMG_FILES those
 # of its config and layers, the blobs a pull GETs (and the registry
 # redirects), as opposed to the manifest.
 declare -A IMG_DIR IMG_BLOBS IMG_FILES
-for name in app:v1 app:v2 private-a:v1 private-b:v1; do
+for name in app:v1 app:v2 private-a:v1 private-b:v1 private-c:v1; do
 	sizes="1 0.5"
 	[ "$name" != app:v2 ] || sizes="0.25 0.25 0.25 0.25 0.25 0.25"
 	make_image "${name%:*}" "${name#*:}" $sizes
@@ -345,8 +345,41 @@ for name in "${redirected[@]}"; do
 			fail "blob $d of $name never came from the redirect host"
 	done
 done
-if grep -q "^blob .*authorization=yes" "$TOKEN_LOG"; then
-	fail "a redirected blob request carried an Authorization header:" \
-		"$(grep "^blob .*authorization=yes" "$TOKEN_LOG" | head -n 1)"
+if grep "^blob " "$TOKEN_LOG" | grep -qv " authorization=no "; then
+	fail "a redirected blob request carried an Authorization header"
 fi
 note "redirected blob downloads carried no credentials"
+
+# Now the redirect target wants a token of its own, from its own realm.
+# The mirror must answer that challenge without the registry's
+# credentials, and still never show the target the registry's token.
+# A blob asked for first, before any token for its repository is held,
+# meets two challenges in one request: the registry's, then the target's.
+touch "$E2E_TMP/blob-auth"
+read -r first _ <<<"${IMG_FILES[private-c:v1]#* }"
+http_req "$E2E_TMP/first" "$MIRROR_URL/v2/library/private-c/blobs/$first"
+[ "$HTTP_CODE" = 200 ] ||
+	fail "a blob behind two challenges answered $HTTP_CODE"
+[ "$(file_digest "$E2E_TMP/first")" = "$first" ] ||
+	fail "a blob behind two challenges came back wrong"
+skopeo_pull "127.0.0.1:$MIRROR_PORT/library/private-c:v1" \
+	"$E2E_TMP/private-c" v1 ||
+	fail "pull failed when the redirect target asked for its own token"
+same_image private-c:v1 "$E2E_TMP/private-c"
+[ "$(token_count "user=$TOKEN_USER" \
+	"scope=repository:library/private-c:pull" result=200)" -ge 1 ] ||
+	fail "the registry's realm did not get the credentials for private-c"
+grep -q "^cdntoken .* user=-$" "$TOKEN_LOG" ||
+	fail "the mirror never asked the redirect target's realm for a token"
+if grep "^cdntoken " "$TOKEN_LOG" | grep -qv " user=-$"; then
+	fail "the registry's credentials went to the redirect target's realm"
+fi
+for d in ${IMG_FILES[private-c:v1]}; do
+	served="/${d#sha256:}/data authorization=cdn result=200"
+	grep -q "^blob method=GET path=[^ ]*$served" "$TOKEN_LOG" ||
+		fail "blob $d never came from the redirect target with its token"
+done
+if grep "^blob " "$TOKEN_LOG" | grep -q "authorization=other "; then
+	fail "the redirect target saw the registry's Authorization"
+fi
+note "the redirect target's own challenge was answered without credentials"

@@ -4,7 +4,8 @@
 Usage: token_server.py --port PORT --key KEY --cert CERT --log FILE
                        --issuer NAME --service NAME --expires-in SECONDS
                        [--user USER --password PASS] [--private PREFIX]
-                       [--blob-addr ADDR --blob-port PORT --blob-root DIR]
+                       [--blob-addr ADDR --blob-port PORT --blob-root DIR
+                        --blob-auth-flag FILE]
 
 GET /token?service=...&scope=... answers {"token", "access_token",
 "expires_in", "issued_at"} the way a registry's token endpoint does. The
@@ -22,11 +23,17 @@ With --blob-port, a second listener on --blob-addr serves the files under
 --blob-root read-only. It stands for the CDN a registry redirects blob
 downloads to (the registry's redirect storage middleware sends the
 driver's path), so it must never see the registry's Authorization header.
+While the file --blob-auth-flag exists, the stand-in also wants a token of
+its own, as some redirect targets do: a request without one is answered
+401 with a Bearer challenge whose realm is /cdn-token on the token
+server, which hands an opaque "cdn-..." token to anyone. Credentials sent
+there would be the registry's credentials leaking to another host.
 
 Every request is appended to the log file before it is answered, one line
 of space-separated KEY=VALUE words (values percent-encoded):
   token time=T service=S scope=S... user=U|- result=CODE exp=T
-  blob method=M path=P authorization=yes|no result=CODE
+  cdntoken time=T service=S scope=S... user=U|- result=CODE exp=T
+  blob method=M path=P authorization=no|cdn|other result=CODE
 Only ever bind it to loopback addresses.
 """
 
@@ -156,6 +163,13 @@ class TokenHandler(BaseHTTPRequestHandler):
             "user": quote(creds[0]) if creds else "-",
         }
 
+        if url.path == "/cdn-token":
+            token = "cdn-" + uuid.uuid4().hex
+            srv.log.write("cdntoken", result=200,
+                          exp=now + args.expires_in, **words)
+            self.answer(200, {"token": token,
+                              "expires_in": args.expires_in})
+            return
         if url.path != "/token":
             srv.log.write("token", result=404, exp=0, **words)
             self.answer(404, {"errors": [{"code": "NOT_FOUND"}]})
@@ -203,20 +217,37 @@ class BlobHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         srv = self.server
         path = urllib.parse.urlsplit(self.path).path
-        has_auth = "yes" if "Authorization" in self.headers else "no"
+        value = self.headers.get("Authorization")
+        if value is None:
+            auth = "no"
+        elif value.startswith("Bearer cdn-"):
+            auth = "cdn"
+        else:
+            auth = "other"
+        challenge = None
+        if srv.auth_flag and os.path.exists(srv.auth_flag) and \
+                auth != "cdn":
+            challenge = ('Bearer realm="%s",service="blob-host"' %
+                         srv.cdn_realm)
         root = os.path.realpath(srv.root)
         full = os.path.realpath(os.path.join(root, path.lstrip("/")))
         data = None
-        if full.startswith(root + os.sep) and os.path.isfile(full):
+        if challenge:
+            status = 401
+        elif full.startswith(root + os.sep) and os.path.isfile(full):
             with open(full, "rb") as f:
                 data = f.read()
-        status = 200 if data is not None else 404
+            status = 200
+        else:
+            status = 404
         srv.log.write("blob", method=self.command, path=quote(path),
-                      authorization=has_auth, result=status)
+                      authorization=auth, result=status)
         data = data if data is not None else b""
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(data)))
+        if challenge:
+            self.send_header("WWW-Authenticate", challenge)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -250,14 +281,17 @@ def main():
     ap.add_argument("--blob-addr", default="127.0.0.2")
     ap.add_argument("--blob-port", type=int, default=0)
     ap.add_argument("--blob-root", default=None)
+    ap.add_argument("--blob-auth-flag", default=None)
     args = ap.parse_args()
 
     log = Log(args.log)
     threads = [serve("127.0.0.1", args.port, TokenHandler, log, args=args,
                      issuer=Issuer(args))]
     if args.blob_port:
-        threads.append(serve(args.blob_addr, args.blob_port, BlobHandler,
-                             log, root=args.blob_root))
+        threads.append(serve(
+            args.blob_addr, args.blob_port, BlobHandler, log,
+            root=args.blob_root, auth_flag=args.blob_auth_flag,
+            cdn_realm="http://127.0.0.1:%d/cdn-token" % args.port))
     for thread in threads:
         thread.join()
 
