@@ -687,22 +687,21 @@ static int import_tag(struct store *s, const char *ref, const char *digest)
 		return rc;
 
 	for (size_t c = 0; client_accepts[c]; c++) {
-		char values[2][2048];
-		size_t n = client_accept_values(client_accepts[c], values,
-						sizeof(values[0]));
+		char accept[2048];
 
-		for (size_t v = 0; v < n; v++) {
-			if (!accept_allows(values[v], rec.media_type))
-				continue;
-			rc = tag_record_key(r.registry, repo, r.tag, values[v],
-					    key, sizeof(key));
-			if (rc == 0)
-				rc = put_small(s, key, rec_text,
-					       strlen(rec_text));
-			if (rc < 0)
-				return rc;
-			written++;
-		}
+		rc = client_accept_value(client_accepts[c], accept,
+					 sizeof(accept));
+		if (rc < 0)
+			return rc;
+		if (!accept_allows(accept, rec.media_type))
+			continue;
+		rc = tag_record_key(r.registry, repo, r.tag, accept, key,
+				    sizeof(key));
+		if (rc == 0)
+			rc = put_small(s, key, rec_text, strlen(rec_text));
+		if (rc < 0)
+			return rc;
+		written++;
 	}
 	return written;
 }

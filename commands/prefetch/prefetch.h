@@ -85,13 +85,12 @@ struct client_accept {
 extern const struct client_accept *const client_accepts[];
 
 /*
- * The Accept values the daemon may key a record of C under: the first
- * header line alone (what a server reading one header value sees) and
- * all lines joined with commas. OUT gets up to two strings of OUTLEN
- * bytes; returns how many (1 when they are the same).
+ * The Accept value the daemon keys a record of C under: every header
+ * line, joined with commas, as the daemon joins them. 0, or -ENAMETOOLONG
+ * when OUTLEN bytes are too few.
  */
-size_t client_accept_values(const struct client_accept *c,
-			    char out[2][2048], size_t outlen);
+int client_accept_value(const struct client_accept *c, char *out,
+			size_t outlen);
 
 /*
  * Accept value as the daemon normalises it before hashing: media types

@@ -71,24 +71,21 @@ const struct client_accept *const client_accepts[] = {
 	NULL,
 };
 
-size_t client_accept_values(const struct client_accept *c,
-			    char out[2][2048], size_t outlen)
+int client_accept_value(const struct client_accept *c, char *out,
+			size_t outlen)
 {
 	size_t used = 0;
 
-	snprintf(out[0], outlen, "%s", c->lines[0]);
-	if (!c->lines[1])
-		return 1;
-	out[1][0] = '\0';
+	out[0] = '\0';
 	for (size_t i = 0; c->lines[i]; i++) {
-		int n = snprintf(out[1] + used, outlen - used, "%s%s",
+		int n = snprintf(out + used, outlen - used, "%s%s",
 				 i ? ", " : "", c->lines[i]);
 
 		if (n < 0 || (size_t)n >= outlen - used)
-			break;
+			return -ENAMETOOLONG;
 		used += (size_t)n;
 	}
-	return 2;
+	return 0;
 }
 
 bool digest_valid(const char *text)

@@ -103,8 +103,8 @@ END_TEST
 
 START_TEST(accept_sets)
 {
-	char out[2048], values[2][2048];
-	size_t n;
+	char out[2048], value[2048], key[1024];
+	bool found = false;
 
 	ck_assert_int_eq(accept_normalise("B/x; q=0.5, a/Y ,b/x,", out,
 					  sizeof(out)),
@@ -121,20 +121,34 @@ START_TEST(accept_sets)
 
 	/* vkdr's own header is one line; containers/image sends six. */
 	ck_assert_str_eq(client_accepts[0]->client, "vkdr");
-	ck_assert_uint_eq(client_accept_values(client_accepts[0], values,
-					       sizeof(values[0])),
-			  1);
+	ck_assert_int_eq(client_accept_value(client_accepts[0], value,
+					     sizeof(value)),
+			 0);
+	ck_assert_str_eq(value, client_accepts[0]->lines[0]);
 	for (size_t c = 0; client_accepts[c]; c++) {
 		if (strcmp(client_accepts[c]->client, "containers/image"))
 			continue;
-		n = client_accept_values(client_accepts[c], values,
-					 sizeof(values[0]));
-		ck_assert_uint_eq(n, 2);
-		ck_assert_str_eq(values[0],
-				 "application/vnd.oci.image.manifest.v1+json");
-		ck_assert_ptr_nonnull(strstr(values[1], "index.v1+json"));
-		ck_assert_ptr_nonnull(strstr(values[1], "prettyjws"));
+		ck_assert_int_eq(client_accept_value(client_accepts[c], value,
+						     sizeof(value)),
+				 0);
+		ck_assert_int_eq(strncmp(value, "application/vnd.oci.image."
+						"manifest.v1+json, ",
+					 44),
+				 0);
+		ck_assert_ptr_nonnull(strstr(value, "index.v1+json"));
+		ck_assert_ptr_nonnull(strstr(value, "prettyjws"));
+		/* The key skopeo's pull is looked up under (hashed outside). */
+		ck_assert_int_eq(tag_record_key("docker.io", "library/app",
+						"v1", value, key, sizeof(key)),
+				 0);
+		ck_assert_str_eq(key, "tags/docker.io/library/app/v1/"
+				      "e4e038c014ce7d3e");
+		ck_assert_int_eq(client_accept_value(client_accepts[c], value,
+						     50),
+				 -ENAMETOOLONG);
+		found = true;
 	}
+	ck_assert(found);
 }
 END_TEST
 
