@@ -215,18 +215,18 @@ static bool mirror_upstream(const struct vkdr_host *host,
 			    const struct vkdr_mirror *m, char *out,
 			    size_t outlen)
 {
-	const struct vkdr_registry_ops *ops;
+	const struct vkdr_registry_ops *plugin;
 	struct vkdr_upstream up;
 
 	if (m->upstream && *m->upstream) {
 		snprintf(out, outlen, "%s", m->upstream);
 		return true;
 	}
-	ops = host->registry_find(m->host, NULL);
-	if (!ops || strchr(m->host, '*'))
+	plugin = host->registry_find(m->host, NULL);
+	if (!plugin || strchr(m->host, '*'))
 		return false;
 	memset(&up, 0, sizeof(up));
-	if (ops->resolve(host, m->host, NULL, &up) < 0 || !up.base_url[0])
+	if (plugin->resolve(host, m->host, NULL, &up) < 0 || !up.base_url[0])
 		return false;
 	snprintf(out, outlen, "%s", up.base_url);
 	return true;
@@ -440,14 +440,14 @@ static void read_metrics(struct status *st, const char *address)
 static void read_store_usage(struct status *st)
 {
 	const struct vkdr_settings *set = &st->cfg->settings;
-	const struct vkdr_storage_ops *ops;
+	const struct vkdr_storage_ops *backend;
 	struct vkdr_option opts[MAX_STORE_OPTIONS];
 	size_t n = 0;
 	void *state = NULL;
 	int rc;
 
-	ops = st->host->storage_find(st->daemon.storage);
-	if (!ops || !ops->usage)
+	backend = st->host->storage_find(st->daemon.storage);
+	if (!backend || !backend->usage)
 		return;
 	for (size_t i = 0; i < set->n_storage_options; i++) {
 		if (strcmp(set->storage_options[i].key, "max-size") == 0 ||
@@ -455,18 +455,18 @@ static void read_store_usage(struct status *st)
 			continue;
 		opts[n++] = set->storage_options[i];
 	}
-	rc = ops->open(st->host, opts, n, &state);
+	rc = backend->open(st->host, opts, n, &state);
 	if (rc < 0) {
 		vkdr_log_debug(st->host, MOD, "cannot open storage '%s': %s",
 			       st->daemon.storage, strerror(-rc));
 		return;
 	}
-	if (ops->usage(state, &st->daemon.cache_bytes,
-		       &st->daemon.cache_objects) == 0) {
+	if (backend->usage(state, &st->daemon.cache_bytes,
+			   &st->daemon.cache_objects) == 0) {
 		st->daemon.have_cache = true;
 		st->daemon.cache_source = "store";
 	}
-	ops->close(state);
+	backend->close(state);
 }
 
 static void read_settings(struct status *st)
@@ -599,42 +599,31 @@ static void reach_text(const struct mirror_status *ms, char *out, size_t outlen)
 		snprintf(out, outlen, "no");
 }
 
-static void print_daemon(const struct status *st, bool colour)
+/* The daemon's counters, two lines under "Daemon:". */
+static void print_metrics(const struct daemon_status *d)
 {
-	const struct daemon_status *d = &st->daemon;
-	char served[32], fetched[32], saved[32], size[32];
-	uint64_t total;
+	char served[32], fetched[32], saved[32];
+	uint64_t total = cacheable_requests(d);
 
-	printf("Daemon: ");
-	if (!d->running) {
-		print_cell("not running", 0, colour, false, true);
-		printf(" (no mirror port answered; start it with 'vkdr "
-		       "mirror serve'\n        or 'vkdr infra up')\n");
-	} else {
-		print_cell("running", 0, colour, true, false);
-		printf(", metrics from port %u\n", d->port);
-	}
-	if (d->have_metrics) {
-		total = cacheable_requests(d);
-		printf("  requests: %" PRIu64 " cacheable", total);
-		if (total)
-			printf(", hit ratio %.1f%% (%" PRIu64 " from the "
-			       "cache)",
-			       100.0 * (double)cache_answers(d) / (double)total,
-			       cache_answers(d));
-		printf("\n");
-		format_size(total_bytes_served(d), served, sizeof(served));
-		format_size(d->upstream_bytes, fetched, sizeof(fetched));
-		format_size(bytes_saved(d), saved, sizeof(saved));
-		printf("  bytes: %s served, %s from upstreams, about %s "
-		       "saved\n",
-		       served, fetched, saved);
-	} else if (d->running) {
-		printf("  no metrics: GET /metrics on port %u failed\n",
-		       d->port);
-	}
+	printf("  requests: %" PRIu64 " cacheable", total);
+	if (total)
+		printf(", hit ratio %.1f%% (%" PRIu64 " from the cache)",
+		       100.0 * (double)cache_answers(d) / (double)total,
+		       cache_answers(d));
+	printf("\n");
+	format_size(total_bytes_served(d), served, sizeof(served));
+	format_size(d->upstream_bytes, fetched, sizeof(fetched));
+	format_size(bytes_saved(d), saved, sizeof(saved));
+	printf("  bytes: %s served, %s from upstreams, about %s saved\n",
+	       served, fetched, saved);
+}
+
+static void print_cache(const struct daemon_status *d)
+{
 	printf("Cache: ");
 	if (d->have_cache) {
+		char size[32];
+
 		format_size(d->cache_bytes, size, sizeof(size));
 		printf("%s in %" PRIu64 " objects", size, d->cache_objects);
 	} else {
@@ -646,13 +635,32 @@ static void print_daemon(const struct status *st, bool colour)
 	printf(")\n\n");
 }
 
+static void print_daemon(const struct daemon_status *d, bool colour)
+{
+	printf("Daemon: ");
+	if (!d->running) {
+		print_cell("not running", 0, colour, false, true);
+		printf(" (no mirror port answered; start it with 'vkdr "
+		       "mirror serve'\n        or 'vkdr infra up')\n");
+	} else {
+		print_cell("running", 0, colour, true, false);
+		printf(", metrics from port %u\n", d->port);
+	}
+	if (d->have_metrics)
+		print_metrics(d);
+	else if (d->running)
+		printf("  no metrics: GET /metrics on port %u failed\n",
+		       d->port);
+	print_cache(d);
+}
+
 static void print_table(const struct status *st)
 {
 	bool colour = use_colour();
 	int wh = 4, wu = 8, wr = 9;
 	char text[64];
 
-	print_daemon(st, colour);
+	print_daemon(&st->daemon, colour);
 	if (st->n_mirrors == 0) {
 		printf("No mirror is configured. Add one with\n"
 		       "  vkdr mirror add --host=HOST\n");
