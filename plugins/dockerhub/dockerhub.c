@@ -24,6 +24,11 @@
 
 /* Warn when fewer than this share (in percent) of the pulls remain. */
 #define RATELIMIT_LOW_PERCENT 10
+/*
+ * A larger count is no pull budget; refusing it keeps "remaining * 100"
+ * below from overflowing, even where a long has 32 bits.
+ */
+#define RATELIMIT_MAX 10000000L
 
 static const char *const dockerhub_claims[] = {
 	"docker.io",
@@ -93,7 +98,10 @@ static int dockerhub_authorize(const struct vkdr_host *host,
 	return plugin_authorize(host, &dockerhub_bearer, req, result);
 }
 
-/* "100;w=21600" -> 100; -1 when the value does not start with a number. */
+/*
+ * "100;w=21600" -> 100; -1 when the value does not start with a number or
+ * is above RATELIMIT_MAX.
+ */
 static long ratelimit_count(const char *value)
 {
 	char *end;
@@ -104,7 +112,7 @@ static long ratelimit_count(const char *value)
 	if (*value < '0' || *value > '9')
 		return -1;
 	n = strtol(value, &end, 10);
-	return n < 0 ? -1 : n;
+	return n < 0 || n > RATELIMIT_MAX ? -1 : n;
 }
 
 static void dockerhub_observe_header(const struct vkdr_host *host,
