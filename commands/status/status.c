@@ -542,8 +542,8 @@ static uint64_t total_bytes_served(const struct daemon_status *d)
 static void format_size(uint64_t bytes, char *out, size_t outlen)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = -1;
+	double v = (double)bytes / 1024;
+	int u = 0;
 
 	if (bytes < 1024) {
 		snprintf(out, outlen, "%" PRIu64 " B", bytes);
