@@ -130,3 +130,74 @@ ceph_rgw_kill()
 	wait "$CEPH_RGW_PID" 2>/dev/null || true
 	forget_pid "$CEPH_RGW_PID"
 }
+
+# ------------------------------------------------------------------------
+# The bucket and the mirrors that share it
+
+S3_BUCKET=vkdr-e2e
+
+# s3_has KEY - the object KEY is in $S3_BUCKET (a signed HEAD answers 200).
+s3_has()
+{
+	local code
+
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -I \
+		--aws-sigv4 aws:amz:us-east-1:s3 \
+		-u "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		"$S3_ENDPOINT/$S3_BUCKET/$1") || return 1
+	[ "$code" = 200 ]
+}
+
+# wait_stored DIGEST... - every blob DIGEST has been committed to the
+# bucket (a daemon commits just after it sent the last byte).
+wait_stored()
+{
+	local d
+
+	for d in "$@"; do
+		wait_until 30 "$d in the bucket" \
+			s3_has "blobs/sha256/${d#sha256:}"
+	done
+}
+
+# start_s3_mirror N PORT [SERVE_ARGS...] - a docker.io mirror daemon on
+# PORT in front of $UPSTREAM_URL, in a VKDR_HOME of its own ($E2E_TMP/
+# homeN), keeping its cache in $S3_BUCKET. Credentials go through the
+# environment, never the command line. Sets MIRRORN_PID; its log is
+# $E2E_TMP/mirrorN.log.
+start_s3_mirror()
+{
+	local n=$1 port=$2 home=$E2E_TMP/home$1
+
+	shift 2
+	need_vkdr
+	mkdir -p "$home"
+	VKDR_HOME=$home "$VKDR" mirror add --host=docker.io --port="$port" \
+		--upstream="$UPSTREAM_URL" >"$E2E_TMP/mirror$n-add.log" 2>&1 ||
+		fail "vkdr mirror add failed: $(cat "$E2E_TMP/mirror$n-add.log")"
+	spawn "MIRROR${n}_PID" "$E2E_TMP/mirror$n.log" \
+		env VKDR_HOME="$home" AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" \
+		AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+		"$VKDR" --verbose mirror serve --listen=127.0.0.1 \
+		--storage=s3 --storage-opt endpoint="$S3_ENDPOINT" \
+		--storage-opt bucket="$S3_BUCKET" "$@"
+	wait_until "$E2E_START_DEADLINE" "mirror $n on port $port" \
+		s3_mirror_up "$n" "$port"
+}
+
+s3_mirror_up()
+{
+	local pid_var="MIRROR${1}_PID"
+
+	kill -0 "${!pid_var}" 2>/dev/null ||
+		fail "mirror $1 exited early: $(tail -n 5 "$E2E_TMP/mirror$1.log")"
+	http_ok "http://127.0.0.1:$2/v2/"
+}
+
+# no_secret_logged - no log of the test shows the secret key.
+no_secret_logged()
+{
+	! grep -rqF "$S3_SECRET_KEY" "$E2E_TMP"/mirror*.log ||
+		fail "a mirror logged the secret key"
+}
