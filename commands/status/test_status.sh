@@ -80,7 +80,7 @@ grep -q '"upstream_reachable": false' "$work/out" ||
 grep -q '"upstream_reachable": true' "$work/out" ||
 	fail "live upstream reported unreachable"
 grep -q '"upstream_status": 404' "$work/out" || fail "live upstream status"
-NO_COLOR= "$VKDR" mirror status >"$work/out" 2>&1 || fail "table output"
+"$VKDR" mirror status >"$work/out" 2>&1 || fail "table output"
 grep -q '^Daemon: not running' "$work/out" || fail "table: not running"
 grep -q "^docker.io *$port *no .* no  " "$work/out" ||
 	fail "table: docker.io row"

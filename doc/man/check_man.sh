@@ -32,10 +32,10 @@ for page in $pages; do
 	fi
 	# The NAME section must name the page, or whatis(1) cannot index it.
 	name=${page%.[0-9]}
-	sed -n '/^\.SH NAME/{n;p;}' "$srcdir/$page" | grep -q "^$name[ ,]" || {
+	sed -n '/^\.SH NAME/{n;p;}' "$srcdir/$page" | grep -q "^${name}[ ,]" || {
 		echo "FAIL: $page: NAME does not start with $name"
 		status=1
 	}
 done
-[ $status = 0 ] && echo "PASS: $(echo $pages | wc -w) pages render cleanly"
+[ $status = 0 ] && echo "PASS: $(echo "$pages" | wc -w) pages render cleanly"
 exit $status
