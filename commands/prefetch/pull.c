@@ -593,6 +593,32 @@ static void fetch_blob(struct prefetch *p, struct blob *bl)
 	}
 }
 
+/*
+ * The size of a blob whose manifest gives none (schema 1), from a HEAD
+ * through the daemon, for the progress total. The blob is fetched with
+ * GET all the same: the daemon caches on GET only. 0 when unknown.
+ */
+static uint64_t blob_size(struct prefetch *p, const struct blob *bl)
+{
+	const struct image *img = &p->images[bl->image];
+	curl_off_t length = -1;
+	long status = 0;
+	char url[1024];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v2/%s/blobs/%s?ns=%s",
+		 img->port, img->ref.name, bl->digest, img->ref.registry);
+	curl_easy_reset(p->curl);
+	curl_easy_setopt(p->curl, CURLOPT_URL, url);
+	curl_easy_setopt(p->curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, 30000L);
+	if (curl_easy_perform(p->curl) != CURLE_OK)
+		return 0;
+	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(p->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+	return status == 200 && length > 0 ? (uint64_t)length : 0;
+}
+
 /* ---- A daemon for the duration --------------------------------------- */
 
 static bool daemon_answers(struct prefetch *p, unsigned port)
@@ -883,6 +909,13 @@ int prefetch_run(const struct vkdr_host *host, int argc, char **argv)
 	for (size_t i = 0; i < p.n_images; i++)
 		if (!p.images[i].error[0])
 			resolve_image(&p, i);
+
+	for (size_t i = 0; i < p.n_blobs; i++) {
+		if (p.blobs[i].size == 0) {
+			p.blobs[i].size = blob_size(&p, &p.blobs[i]);
+			p.total += p.blobs[i].size;
+		}
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &p.started);
 	for (size_t i = 0; i < p.n_blobs; i++) {
