@@ -17,6 +17,12 @@
 #define DEFAULT_TAG_TTL 60
 #define DEFAULT_STORAGE "filesystem"
 #define DEFAULT_LISTEN "0.0.0.0"
+/*
+ * Connections one port holds at once. Each has a thread of its own; a
+ * thread costs tens of kilobytes of memory while it waits, so the default
+ * keeps a port's worst case in the tens of megabytes.
+ */
+#define DEFAULT_MAX_CONNECTIONS 2000
 
 struct upstream;
 struct fetch_table;
@@ -61,6 +67,7 @@ struct daemon {
 	/* Command-line overrides, applied on every (re)load. */
 	const char *listen_override;
 	unsigned tag_ttl_override;
+	unsigned max_connections;	/* per port */
 	/* Mirrors given with the hidden --mirror flag, for debugging. */
 	struct vkdr_mirror *extra_mirrors;
 	size_t n_extra_mirrors;

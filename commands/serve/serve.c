@@ -31,6 +31,7 @@ struct options {
 	size_t n_storage_opts;
 	unsigned tag_ttl;
 	unsigned stall_timeout;
+	unsigned max_connections;
 	const char *max_size;
 	struct vkdr_mirror mirrors[MAX_EXTRA_MIRRORS];
 	size_t n_mirrors;
@@ -131,6 +132,17 @@ static int parse_options(int argc, char **argv, struct options *o,
 				return -EINVAL;
 			}
 			o->stall_timeout = (unsigned)secs;
+		} else if (serve && (v = option_value(argc, argv, &i,
+						      "--max-connections"))) {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+
+			if (end == v || *end || n == 0 || n > 100000) {
+				fprintf(stderr, "vkdr: --max-connections "
+						"wants 1 to 100000\n");
+				return -EINVAL;
+			}
+			o->max_connections = (unsigned)n;
 		} else if (serve &&
 			   (v = option_value(argc, argv, &i, "--mirror"))) {
 			if (o->n_mirrors == MAX_EXTRA_MIRRORS ||
@@ -250,6 +262,8 @@ static void daemon_init(struct daemon *d, const struct vkdr_host *host,
 	d->host = host;
 	d->listen_override = o->listen;
 	d->tag_ttl_override = o->tag_ttl;
+	d->max_connections = o->max_connections ? o->max_connections
+						: DEFAULT_MAX_CONNECTIONS;
 	d->extra_mirrors = (struct vkdr_mirror *)o->mirrors;
 	d->n_extra_mirrors = o->n_mirrors;
 	pthread_mutex_init(&d->snap_lock, NULL);
@@ -418,7 +432,7 @@ static const struct vkdr_command commands[] = {
 		.summary = "run the mirror daemon in the foreground",
 		.usage = "vkdr mirror serve [--listen=ADDR] [--storage=NAME] "
 			 "[--storage-opt KEY=VALUE ...] [--tag-ttl=SECONDS] "
-			 "[--stall-timeout=SECONDS]",
+			 "[--stall-timeout=SECONDS] [--max-connections=N]",
 		.help = "Serves every configured mirror on its port: pulls go "
 			"to the upstream once,\n"
 			"are verified and cached, and are answered from the "
@@ -438,7 +452,11 @@ static const struct vkdr_command commands[] = {
 			"                         drop an upstream transfer "
 			"moving less than a\n"
 			"                         byte a second for this long "
-			"(default 30)\n\n"
+			"(default 30)\n"
+			"  --max-connections=N    clients one port serves at "
+			"once (default 2000);\n"
+			"                         more are refused until "
+			"some leave\n\n"
 			"Signals: SIGTERM or SIGINT stop it gracefully; SIGHUP "
 			"re-reads the\n"
 			"configuration and opens or closes ports.\n"

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -31,6 +32,9 @@
 #define TRIM_EVERY_TICKS 5
 #define DRAIN_SECONDS 10
 #define IDLE_TIMEOUT_S 300
+/* Descriptors a connection may hold: its socket, a store object, a spool. */
+#define FDS_PER_CONNECTION 3
+#define FDS_SPARE 256
 
 struct listener {
 	struct listener *next;
@@ -260,6 +264,7 @@ static int listener_start(struct daemon *d, const char *addr, unsigned port,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, d->max_connections,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
@@ -317,12 +322,47 @@ static bool port_open(struct listener *list, unsigned port)
 	return false;
 }
 
+/*
+ * Raise the soft limit on open files so that N_PORTS full ports cannot run
+ * the daemon out of descriptors. Out of descriptors, whatever needs one
+ * next fails (a store read, a spool file, an upstream connection), while a
+ * full port only refuses new clients. Only the soft limit is raised, up to
+ * the hard one; a hard limit too low for the configured connections is
+ * reported once.
+ */
+static void fit_fd_limit(struct daemon *d, size_t n_ports)
+{
+	static rlim_t reported;
+	rlim_t want = (rlim_t)n_ports * d->max_connections *
+			      FDS_PER_CONNECTION +
+		      FDS_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+			      want :
+			      rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= want || reported == want)
+		return;
+	reported = want;
+	vkdr_log_warn(d->host, MOD,
+		      "open file limit %llu is below the %llu that %zu port(s) "
+		      "of %u connections may need: raise 'ulimit -n' or "
+		      "lower --max-connections",
+		      (unsigned long long)rl.rlim_cur,
+		      (unsigned long long)want, n_ports, d->max_connections);
+}
+
 /* Open the listeners S wants that LIST lacks. Returns how many are open. */
 static int open_wanted(struct daemon *d, const struct snapshot *s,
 		       struct listener **list)
 {
 	int open = 0;
 
+	fit_fd_limit(d, s->n_mirrors);
 	for (size_t i = 0; i < s->n_mirrors; i++) {
 		const struct vkdr_mirror *m = s->mirrors[i];
 		struct listener *l;
