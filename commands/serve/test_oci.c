@@ -1,11 +1,13 @@
 /*
  * test_oci.c - the daemon's pure parts: grammar, paths, ranges, Accept
- * sets, storage keys, tag records, manifest types, metrics text.
+ * sets, storage keys, tag records, manifest types, metrics text; and the
+ * check of stored objects against their digests, over a store in memory.
  */
 #include "config.h"
 
 #include <check.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +370,185 @@ START_TEST(metrics_text)
 }
 END_TEST
 
+/* A digest per number, its first bytes varying so buckets differ. */
+static void numbered_digest(unsigned i, char out[OCI_DIGEST_LEN + 1])
+{
+	snprintf(out, OCI_DIGEST_LEN + 1, "sha256:%08x%056u",
+		 i * 2654435761u, i);
+}
+
+START_TEST(verified_digests)
+{
+	struct verified_set *set;
+	char d[OCI_DIGEST_LEN + 1];
+
+	ck_assert_int_eq(verified_new(&set), 0);
+	/* Enough to double the buckets a few times. */
+	for (unsigned i = 0; i < 5000; i++) {
+		numbered_digest(i, d);
+		ck_assert_int_eq(verified_add(set, d), 0);
+	}
+	numbered_digest(7, d);
+	ck_assert_int_eq(verified_add(set, d), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		numbered_digest(i, d);
+		ck_assert_msg(verified_has(set, d), "lost %s", d);
+	}
+	numbered_digest(5000, d);
+	ck_assert(!verified_has(set, d));
+
+	for (unsigned i = 0; i < 5000; i += 2) {
+		numbered_digest(i, d);
+		verified_remove(set, d);
+	}
+	for (unsigned i = 0; i < 5000; i++) {
+		numbered_digest(i, d);
+		ck_assert(verified_has(set, d) == (i % 2 == 1));
+	}
+
+	ck_assert_int_eq(verified_add(set, "sha256:abc"), -EINVAL);
+	ck_assert_int_eq(verified_add(set, "sha512:00"), -EINVAL);
+	ck_assert(!verified_has(set, "not a digest"));
+	verified_remove(set, "not a digest");
+	verified_free(set);
+}
+END_TEST
+
+/* ---- A store of one object in memory, for cache_object_verify() ---- */
+
+static struct {
+	char key[OCI_KEY_MAX];
+	unsigned char data[3000];
+	size_t len;
+	bool present;
+	unsigned gets;
+	unsigned removes;
+	unsigned errors_logged;
+} mem;
+
+static int mem_get(void *state, const char *key, struct vkdr_object *obj)
+{
+	if (!mem.present || strcmp(key, mem.key) != 0)
+		return -ENOENT;
+	mem.gets++;
+	*obj = (struct vkdr_object){ .fd = -1, .size = mem.len };
+	return 0;
+}
+
+/* Small reads, so that hashing takes several. */
+static ssize_t mem_read(void *state, struct vkdr_object *obj, uint64_t off,
+			void *buf, size_t len)
+{
+	if (off >= mem.len)
+		return 0;
+	if (len > 1000)
+		len = 1000;
+	if (len > mem.len - off)
+		len = mem.len - off;
+	memcpy(buf, mem.data + off, len);
+	return (ssize_t)len;
+}
+
+static void mem_release(void *state, struct vkdr_object *obj)
+{
+}
+
+static int mem_remove(void *state, const char *key)
+{
+	if (!mem.present || strcmp(key, mem.key) != 0)
+		return -ENOENT;
+	mem.present = false;
+	mem.removes++;
+	return 0;
+}
+
+static const struct vkdr_storage_ops mem_ops = {
+	.version = VKDR_STORAGE_OPS_VERSION,
+	.get = mem_get,
+	.read = mem_read,
+	.release = mem_release,
+	.remove = mem_remove,
+};
+
+static void count_log(enum vkdr_log_level level, const char *module,
+		      const char *fmt, ...)
+{
+	if (level == VKDR_LOG_ERR)
+		mem.errors_logged++;
+}
+
+static bool no_debug(enum vkdr_log_level level)
+{
+	return false;
+}
+
+static const struct vkdr_host quiet_host = {
+	.version = VKDR_HOST_VERSION,
+	.size = sizeof(struct vkdr_host),
+	.log = count_log,
+	.log_enabled = no_debug,
+};
+
+/*
+ * The sha256 of the 3000 bytes i % 251 (i from 0), computed outside this
+ * code with sha256sum.
+ */
+static const char *const mem_digest =
+	"sha256:"
+	"e8ca4bf83f56152c01649f88bd7c91b15ae8137d9a709572e04fae55894ea75e";
+
+static void mem_fill(struct daemon *d, const char *digest)
+{
+	memset(&mem, 0, sizeof(mem));
+	for (size_t i = 0; i < sizeof(mem.data); i++)
+		mem.data[i] = (unsigned char)(i % 251);
+	mem.len = sizeof(mem.data);
+	mem.present = true;
+	ck_assert_int_eq(oci_blob_key(digest, mem.key, sizeof(mem.key)), 0);
+
+	memset(d, 0, sizeof(*d));
+	d->host = &quiet_host;
+	d->store = &mem_ops;
+	ck_assert_int_eq(verified_new(&d->verified), 0);
+}
+
+START_TEST(object_verify)
+{
+	struct daemon d;
+
+	/* A good object is hashed once, then trusted. */
+	mem_fill(&d, mem_digest);
+	ck_assert_int_eq(cache_object_verify(&d, mem_digest), 0);
+	ck_assert_uint_eq(mem.gets, 1);
+	ck_assert_int_eq(cache_object_verify(&d, mem_digest), 0);
+	ck_assert_uint_eq(mem.gets, 1);
+	ck_assert(mem.present);
+	ck_assert_uint_eq(d.metrics.verify_failures, 0);
+	verified_free(d.verified);
+
+	/* One byte changed: removed, logged, counted, reported missing. */
+	mem_fill(&d, mem_digest);
+	mem.data[1500] ^= 0x01;
+	ck_assert_int_eq(cache_object_verify(&d, mem_digest), -ENOENT);
+	ck_assert(!mem.present);
+	ck_assert_uint_eq(mem.removes, 1);
+	ck_assert_uint_eq(mem.errors_logged, 1);
+	ck_assert_uint_eq(d.metrics.verify_failures, 1);
+	ck_assert(!verified_has(d.verified, mem_digest));
+	/* And gone is gone. */
+	ck_assert_int_eq(cache_object_verify(&d, mem_digest), -ENOENT);
+	ck_assert_uint_eq(mem.removes, 1);
+	verified_free(d.verified);
+
+	/* One byte short of it: corrupt as well. */
+	mem_fill(&d, mem_digest);
+	mem.len--;
+	ck_assert_int_eq(cache_object_verify(&d, mem_digest), -ENOENT);
+	ck_assert(!mem.present);
+	verified_free(d.verified);
+}
+END_TEST
+
 static Suite *oci_suite(void)
 {
 	Suite *s = suite_create("serve");
@@ -385,6 +566,8 @@ static Suite *oci_suite(void)
 	tcase_add_test(tc, tag_records);
 	tcase_add_test(tc, manifest_types);
 	tcase_add_test(tc, metrics_text);
+	tcase_add_test(tc, verified_digests);
+	tcase_add_test(tc, object_verify);
 	suite_add_tcase(s, tc);
 	return s;
 }
