@@ -1,6 +1,7 @@
 /*
  * serve.c - the "serve" command module: "vkdr mirror serve", the daemon,
- * and "vkdr mirror prune", which trims its store.
+ * "vkdr mirror prune", which trims its store, and "vkdr mirror scrub",
+ * which checks it.
  */
 #include "config.h"
 
@@ -425,6 +426,136 @@ out_free:
 	return status;
 }
 
+/* What "vkdr mirror scrub" found. */
+struct scrub {
+	char **digests;
+	size_t n, cap;
+	uint64_t bytes;
+	size_t skipped;		/* keys that name no sha256 digest */
+};
+
+static int collect_blob(void *arg, const char *key,
+			const struct vkdr_object_info *info)
+{
+	struct scrub *sc = arg;
+	char digest[OCI_DIGEST_LEN + 1];
+	const char *hex = key + strlen("blobs/sha256/");
+
+	if (strncmp(key, "blobs/sha256/", 13) != 0 || strlen(hex) != 64) {
+		sc->skipped++;
+		return 0;
+	}
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (oci_digest_check(digest) != OCI_OK) {
+		sc->skipped++;
+		return 0;
+	}
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 256;
+		char **grown = realloc(sc->digests, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		sc->digests = grown;
+		sc->cap = cap;
+	}
+	sc->digests[sc->n] = strdup(digest);
+	if (!sc->digests[sc->n])
+		return -ENOMEM;
+	sc->n++;
+	sc->bytes += info->size;
+	return 0;
+}
+
+/*
+ * Hash every blob and manifest in the store, and remove those whose bytes
+ * do not match their digest; the daemon fetches them again when asked.
+ * The keys are listed first and checked after, so that removing never
+ * runs inside the backend's walk. Safe beside a running daemon: objects
+ * being written are not visible yet, and one evicted meanwhile is skipped.
+ */
+static int cmd_scrub(const struct vkdr_host *host, int argc, char **argv)
+{
+	struct vkdr_config *cfg = NULL;
+	struct scrub sc = { 0 };
+	size_t corrupt = 0, gone = 0, failed = 0;
+	struct options *o;
+	struct daemon *d;
+	char err[512] = "";
+	int rc, status = 1;
+
+	o = calloc(1, sizeof(*o));
+	d = calloc(1, sizeof(*d));
+	if (!o || !d)
+		goto out_free;
+	if (parse_options(argc, argv, o, false) < 0 || o->max_size) {
+		if (o->max_size)
+			fprintf(stderr, "vkdr: --max-size is an option of "
+					"'vkdr mirror prune'\n");
+		status = 2;
+		goto out_free;
+	}
+	d->host = host;
+	if (host->config_read(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vkdr: cannot read the configuration: %s\n",
+			err);
+		goto out_free;
+	}
+	if (open_store(d, &cfg->settings, o) < 0)
+		goto out_free_config;
+	if (verified_new(&d->verified) < 0)
+		goto out_close;
+
+	rc = d->store->walk(d->store_state, "blobs/", collect_blob, &sc);
+	if (rc < 0) {
+		fprintf(stderr, "vkdr: cannot list the store: %s\n",
+			strerror(-rc));
+		goto out_free_list;
+	}
+	for (size_t i = 0; i < sc.n; i++) {
+		char key[OCI_KEY_MAX];
+		struct vkdr_object_info info;
+
+		oci_blob_key(sc.digests[i], key, sizeof(key));
+		if (d->store->stat(d->store_state, key, &info) < 0) {
+			gone++;
+			continue;
+		}
+		rc = cache_object_verify(d, sc.digests[i]);
+		if (rc == -ENOENT) {
+			printf("removed %s: its bytes do not match it\n",
+			       sc.digests[i]);
+			corrupt++;
+		} else if (rc < 0) {
+			fprintf(stderr, "vkdr: cannot check %s: %s\n",
+				sc.digests[i], strerror(-rc));
+			failed++;
+		}
+	}
+	printf("checked %zu objects (%" PRIu64 " bytes): %zu corrupt and "
+	       "removed, %zu unreadable, %zu gone meanwhile\n",
+	       sc.n - gone, sc.bytes, corrupt, failed, gone);
+	if (sc.skipped)
+		printf("%zu objects under blobs/ are not named by a sha256 "
+		       "digest; left alone\n",
+		       sc.skipped);
+	status = failed ? 1 : 0;
+
+out_free_list:
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.digests[i]);
+	free(sc.digests);
+	verified_free(d->verified);
+out_close:
+	d->store->close(d->store_state);
+out_free_config:
+	host->config_free(cfg);
+out_free:
+	free(o);
+	free(d);
+	return status;
+}
+
 static const struct vkdr_command commands[] = {
 	{
 		.group = "mirror",
@@ -475,6 +606,23 @@ static const struct vkdr_command commands[] = {
 			"max-size storage option.\n",
 		.run = cmd_prune,
 	},
+	{
+		.group = "mirror",
+		.verb = "scrub",
+		.summary = "check every cached blob against its digest",
+		.usage = "vkdr mirror scrub [--storage=NAME] "
+			 "[--storage-opt KEY=VALUE ...]",
+		.help = "Reads and hashes every blob and manifest in the "
+			"store, and removes those\n"
+			"whose bytes no longer match their digest (a disk "
+			"error, a hand edit).\n"
+			"A running daemon fetches a removed object again the "
+			"next time it is\n"
+			"asked for. Safe to run beside the daemon. Exit status "
+			"1 when an object\n"
+			"could not be read.\n",
+		.run = cmd_scrub,
+	},
 };
 
 static const struct vkdr_command_ops ops = {
@@ -488,7 +636,8 @@ static const struct vkdr_module serve_module = {
 	.kind = VKDR_MODULE_COMMAND,
 	.name = "serve",
 	.version = PACKAGE_VERSION,
-	.description = "the mirror daemon: vkdr mirror serve and prune",
+	.description = "the mirror daemon: vkdr mirror serve, prune and "
+		       "scrub",
 	.ops = &ops,
 };
 
