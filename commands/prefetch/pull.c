@@ -85,7 +85,6 @@ struct body {
 	size_t max;		/* 0: count and hash only */
 	EVP_MD_CTX *md;
 	struct prefetch *p;	/* progress, for blobs */
-	char content_type[256];
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -110,25 +109,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	b->len += n;
 	if (b->p)
 		b->p->current += n;
-	return n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct body *b = arg;
-	size_t n = size * nmemb, len = n;
-
-	if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0) {
-		const char *v = ptr + 13;
-
-		while (len > 13 &&
-		       (ptr[len - 1] == '\r' || ptr[len - 1] == '\n'))
-			len--;
-		while (v < ptr + len && *v == ' ')
-			v++;
-		snprintf(b->content_type, sizeof(b->content_type), "%.*s",
-			 (int)(ptr + len - v), v);
-	}
 	return n;
 }
 
@@ -186,8 +166,6 @@ static int daemon_get(struct prefetch *p, const struct image *img,
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(p->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(p->curl, CURLOPT_HEADERDATA, b);
 	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	/* A blob may take long; a stalled transfer may not. */
