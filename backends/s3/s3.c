@@ -52,25 +52,25 @@
 
 struct s3_store {
 	const struct vkdr_host *host;
-	char *endpoint;		/* "http://127.0.0.1:7480", no slash */
+	char *endpoint; /* "http://127.0.0.1:7480", no slash */
 	char *bucket;
 	char *region;
-	char *prefix;		/* "" or ending in "/" */
+	char *prefix; /* "" or ending in "/" */
 	char *access_key;
 	char *secret_key;
-	char *token;		/* NULL without a session token */
+	char *token; /* NULL without a session token */
 	char *spool;
 	bool path_style;
 	bool redirect;
 	char sigv4[96];
 	char token_header[4200];
 
-	pthread_mutex_t lock;	/* guards the pool */
+	pthread_mutex_t lock; /* guards the pool */
 	CURL *pool[POOL_MAX];
 	size_t n_pool;
 
-	int down;		/* atomic: the last attempt failed */
-	int64_t retry_at_ms;	/* atomic: monotonic time to try again */
+	int down;	     /* atomic: the last attempt failed */
+	int64_t retry_at_ms; /* atomic: monotonic time to try again */
 };
 
 /* What get() hands out in obj->priv. */
@@ -90,9 +90,9 @@ struct s3_writer {
 /* One request and what came back. */
 struct s3_call {
 	const char *method;
-	const char *key;	/* below the prefix; NULL: the bucket */
-	const char *query;	/* encoded and sorted; NULL for none */
-	const char *range;	/* "FIRST-LAST" or NULL */
+	const char *key;   /* below the prefix; NULL: the bucket */
+	const char *query; /* encoded and sorted; NULL for none */
+	const char *range; /* "FIRST-LAST" or NULL */
 	/* Request body: from FD (FD_LEN bytes) or from BODY. */
 	int fd;
 	uint64_t fd_len;
@@ -108,7 +108,7 @@ struct s3_call {
 	bool overflow;
 	/* Response. */
 	long status;
-	int64_t length;		/* Content-Length, -1 when absent */
+	int64_t length; /* Content-Length, -1 when absent */
 	int64_t mtime;
 };
 
@@ -250,8 +250,7 @@ static int call_url(const struct s3_store *st, const struct s3_call *c,
 
 	if (st->path_style) {
 		n = snprintf(url, len, "%s/%s%s%s%s%s%s", st->endpoint,
-			     st->bucket, c->key ? "/" : "", pre, key, q,
-			     query);
+			     st->bucket, c->key ? "/" : "", pre, key, q, query);
 	} else {
 		const char *host = strstr(st->endpoint, "://") + 3;
 
@@ -266,8 +265,7 @@ static int call_url(const struct s3_store *st, const struct s3_call *c,
  * Note an answer or a failure to reach the store, logging only when the
  * state changes so that an outage costs one line, not one per request.
  */
-static void note_reachable(struct s3_store *st, bool reachable,
-			   const char *why)
+static void note_reachable(struct s3_store *st, bool reachable, const char *why)
 {
 	if (reachable) {
 		if (__atomic_exchange_n(&st->down, 0, __ATOMIC_ACQ_REL))
@@ -327,7 +325,7 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 	 * the empty header it then does not send.
 	 */
 	hdrs = more = curl_slist_append(NULL, "x-amz-content-sha256: "
-						"UNSIGNED-PAYLOAD");
+					      "UNSIGNED-PAYLOAD");
 	if (more && st->token)
 		more = curl_slist_append(hdrs, st->token_header);
 	if (more && c->range) {
@@ -358,9 +356,9 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(h, CURLOPT_READDATA, c);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)(c->fd >= 0 ? c->fd_len
-							 : c->body_len));
+		curl_easy_setopt(
+			h, CURLOPT_INFILESIZE_LARGE,
+			(curl_off_t)(c->fd >= 0 ? c->fd_len : c->body_len));
 	} else if (strcmp(c->method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
 	}
@@ -428,8 +426,8 @@ static bool bucket_valid(const char *b)
 	if (len < 3 || len > 63)
 		return false;
 	for (const char *p = b; *p; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-		    *p != '.' && *p != '-')
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '.' && *p != '-')
 			return false;
 	return true;
 }
@@ -495,13 +493,13 @@ static void store_free(struct s3_store *st)
 }
 
 /* Apply one KEY=VALUE; -EINVAL with a log line when it is wrong. */
-static int apply_option(struct s3_store *st, const char *key,
-			const char *value)
+static int apply_option(struct s3_store *st, const char *key, const char *value)
 {
 	const struct vkdr_host *host = st->host;
 
 	if (!strcmp(key, "endpoint")) {
-		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+		if (strncmp(value, "http://", 7) &&
+		    strncmp(value, "https://", 8))
 			goto out_bad;
 		return set_string(&st->endpoint, value);
 	}
@@ -559,8 +557,7 @@ static int finish_options(struct s3_store *st)
 		rc = set_string(&st->prefix, "");
 	if (!rc && !st->access_key && (env = getenv("AWS_ACCESS_KEY_ID")))
 		rc = set_string(&st->access_key, env);
-	if (!rc && !st->secret_key &&
-	    (env = getenv("AWS_SECRET_ACCESS_KEY")))
+	if (!rc && !st->secret_key && (env = getenv("AWS_SECRET_ACCESS_KEY")))
 		rc = set_string(&st->secret_key, env);
 	if (!rc && (env = getenv("AWS_SESSION_TOKEN")) && *env)
 		rc = set_string(&st->token, env);
@@ -640,16 +637,15 @@ static int bucket_ensure(struct s3_store *st)
 	call_init(&c, "HEAD", NULL);
 	rc = s3_perform(st, &c);
 	if (rc < 0) {
-		vkdr_log_err(st->host, MOD, "cannot reach %s: %s",
-			     st->endpoint, strerror(-rc));
+		vkdr_log_err(st->host, MOD, "cannot reach %s: %s", st->endpoint,
+			     strerror(-rc));
 		return rc;
 	}
 	if (c.status == 200)
 		return 0;
 	if (c.status != 404) {
-		vkdr_log_err(st->host, MOD,
-			     "bucket %s at %s: HTTP %ld%s", st->bucket,
-			     st->endpoint, c.status,
+		vkdr_log_err(st->host, MOD, "bucket %s at %s: HTTP %ld%s",
+			     st->bucket, st->endpoint, c.status,
 			     c.status == 403 ? " (check the credentials)" : "");
 		return status_errno(c.status) ? status_errno(c.status) : -EIO;
 	}
@@ -665,7 +661,7 @@ static int bucket_ensure(struct s3_store *st)
 	}
 	rc = s3_perform(st, &c);
 	if (rc == 0 && c.status == 409)
-		c.status = 200;	/* Another replica created it first. */
+		c.status = 200; /* Another replica created it first. */
 	if (rc == 0 && c.status != 200) {
 		log_status(st, &c);
 		rc = status_errno(c.status) ? status_errno(c.status) : -EIO;
@@ -677,8 +673,8 @@ static int bucket_ensure(struct s3_store *st)
 	return rc;
 }
 
-static int s3_open(const struct vkdr_host *host,
-		   const struct vkdr_option *opts, size_t n_opts, void **state)
+static int s3_open(const struct vkdr_host *host, const struct vkdr_option *opts,
+		   size_t n_opts, void **state)
 {
 	struct s3_store *st;
 	int rc;
@@ -699,8 +695,8 @@ static int s3_open(const struct vkdr_host *host,
 		goto out_free_store;
 	rc = make_dirs(st->spool);
 	if (rc < 0) {
-		vkdr_log_err(host, MOD, "cannot create spool %s: %s",
-			     st->spool, strerror(-rc));
+		vkdr_log_err(host, MOD, "cannot create spool %s: %s", st->spool,
+			     strerror(-rc));
 		goto out_free_store;
 	}
 	rc = bucket_ensure(st);
@@ -750,8 +746,7 @@ static int head_object(struct s3_store *st, const char *key,
 	return rc;
 }
 
-static int s3_stat(void *state, const char *key,
-		   struct vkdr_object_info *info)
+static int s3_stat(void *state, const char *key, struct vkdr_object_info *info)
 {
 	return head_object(state, key, info);
 }
@@ -884,8 +879,8 @@ static int s3_put_begin(void *state, const char *key, uint64_t size_hint,
 	w->fd = mkostemp(path, O_CLOEXEC);
 	if (w->fd < 0) {
 		rc = -errno;
-		vkdr_log_err(st->host, MOD, "cannot spool to %s: %s",
-			     st->spool, strerror(errno));
+		vkdr_log_err(st->host, MOD, "cannot spool to %s: %s", st->spool,
+			     strerror(errno));
 		goto out_free_key;
 	}
 	/* Unlinked at once: a crash leaves nothing behind. */
@@ -900,8 +895,7 @@ out_free_writer:
 	return rc;
 }
 
-static int s3_put_write(void *state, void *writer, const void *buf,
-			size_t len)
+static int s3_put_write(void *state, void *writer, const void *buf, size_t len)
 {
 	struct s3_writer *w = writer;
 	const char *p = buf;
@@ -985,7 +979,7 @@ struct list_entry {
 struct list_page {
 	struct list_entry *entries;
 	size_t n;
-	char token[1024];	/* continuation token, "" on the last page */
+	char token[1024]; /* continuation token, "" on the last page */
 };
 
 static void page_clear(struct list_page *pg)

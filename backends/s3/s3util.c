@@ -21,11 +21,10 @@ int s3_uri_encode(const char *in, bool keep_slash, char *out, size_t outlen)
 	size_t o = 0;
 
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') ||
-			     (*p >= 'A' && *p <= 'Z') ||
-			     (*p >= '0' && *p <= '9') || *p == '-' ||
-			     *p == '.' || *p == '_' || *p == '~' ||
-			     (keep_slash && *p == '/');
+		bool plain =
+			(*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+			*p == '_' || *p == '~' || (keep_slash && *p == '/');
 
 		if (o + (plain ? 1 : 3) >= outlen)
 			return -ENAMETOOLONG;
@@ -71,8 +70,8 @@ static int hmac(const void *key, size_t keylen, const char *data,
 {
 	unsigned int len = 32;
 
-	if (!HMAC(EVP_sha256(), key, (int)keylen,
-		  (const unsigned char *)data, strlen(data), out, &len))
+	if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data,
+		  strlen(data), out, &len))
 		return -EIO;
 	return 0;
 }
@@ -119,8 +118,7 @@ int s3_presign_query(const struct s3_presign *p, char *out, size_t outlen)
 		return -EINVAL;
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(scope, sizeof(scope), "%s/%s/s3/aws4_request", day,
-		 p->region);
+	snprintf(scope, sizeof(scope), "%s/%s/s3/aws4_request", day, p->region);
 	n = snprintf(cred, sizeof(cred), "%s/%s", p->access_key, scope);
 	if (n < 0 || (size_t)n >= sizeof(cred))
 		return -ENAMETOOLONG;
@@ -216,7 +214,7 @@ struct entity {
 };
 
 static const struct entity entities[] = {
-	{ "amp;", '&' }, { "lt;", '<' },   { "gt;", '>' },
+	{ "amp;", '&' },  { "lt;", '<' },    { "gt;", '>' },
 	{ "quot;", '"' }, { "apos;", '\'' },
 };
 
@@ -250,7 +248,8 @@ int s3_xml_text(const char *val, size_t len, char *out, size_t outlen)
 				if (left < 3 || rest[0] != '#')
 					return -EINVAL;
 				while (n + 1 < left && n < sizeof(num) - 1 &&
-				       rest[n + 1] >= '0' && rest[n + 1] <= '9') {
+				       rest[n + 1] >= '0' &&
+				       rest[n + 1] <= '9') {
 					num[n] = rest[n + 1];
 					n++;
 				}

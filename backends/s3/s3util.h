@@ -21,14 +21,14 @@ int s3_uri_encode(const char *in, bool keep_slash, char *out, size_t outlen);
 
 /* What a presigned GET URL is computed from; all strings are borrowed. */
 struct s3_presign {
-	const char *host;	/* Host header: "127.0.0.1:7480" */
-	const char *path;	/* "/bucket/key", unencoded */
+	const char *host; /* Host header: "127.0.0.1:7480" */
+	const char *path; /* "/bucket/key", unencoded */
 	const char *region;
 	const char *access_key;
 	const char *secret_key;
-	const char *token;	/* session token or NULL */
+	const char *token; /* session token or NULL */
 	time_t now;
-	unsigned ttl;		/* seconds, 1..604800 */
+	unsigned ttl; /* seconds, 1..604800 */
 };
 
 /*

@@ -19,29 +19,33 @@ START_TEST(presign_matches_aws_example)
 		.region = "us-east-1",
 		.access_key = "AKIAIOSFODNN7EXAMPLE",
 		.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-		.now = 1369353600,	/* 2013-05-24T00:00:00Z */
+		.now = 1369353600, /* 2013-05-24T00:00:00Z */
 		.ttl = 86400,
 	};
 	char q[2048];
 
 	ck_assert_int_eq(s3_presign_query(&p, q, sizeof(q)), 0);
 	ck_assert_str_eq(
-		q,
-		"X-Amz-Algorithm=AWS4-HMAC-SHA256"
-		"&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
-		"us-east-1%2Fs3%2Faws4_request"
-		"&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
-		"&X-Amz-SignedHeaders=host"
-		"&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4"
-		"c265957d157751f604d404");
+		q, "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+		   "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+		   "us-east-1%2Fs3%2Faws4_request"
+		   "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
+		   "&X-Amz-SignedHeaders=host"
+		   "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4"
+		   "c265957d157751f604d404");
 }
 END_TEST
 
 START_TEST(presign_limits)
 {
 	struct s3_presign p = {
-		.host = "h", .path = "/b/k", .region = "r",
-		.access_key = "a", .secret_key = "s", .now = 0, .ttl = 0,
+		.host = "h",
+		.path = "/b/k",
+		.region = "r",
+		.access_key = "a",
+		.secret_key = "s",
+		.now = 0,
+		.ttl = 0,
 	};
 	char q[2048];
 
@@ -61,8 +65,7 @@ START_TEST(uri_encoding)
 {
 	char out[64];
 
-	ck_assert_int_eq(s3_uri_encode("a-Z_0.~/ b+=", true, out,
-				       sizeof(out)),
+	ck_assert_int_eq(s3_uri_encode("a-Z_0.~/ b+=", true, out, sizeof(out)),
 			 0);
 	ck_assert_str_eq(out, "a-Z_0.~/%20b%2B%3D");
 	ck_assert_int_eq(s3_uri_encode("a/b", false, out, sizeof(out)), 0);
@@ -95,17 +98,14 @@ START_TEST(xml_scanner)
 	ck_assert(s3_xml_element(&cur, end, "Key", &val, &len));
 	ck_assert_int_eq((int)len, 1);
 
-	ck_assert_int_eq(s3_xml_text("&bogus;", 7, out, sizeof(out)),
-			 -EINVAL);
-	ck_assert_int_eq(s3_xml_text("&#200;", 6, out, sizeof(out)),
-			 -EINVAL);
+	ck_assert_int_eq(s3_xml_text("&bogus;", 7, out, sizeof(out)), -EINVAL);
+	ck_assert_int_eq(s3_xml_text("&#200;", 6, out, sizeof(out)), -EINVAL);
 	ck_assert_int_eq(s3_xml_text("&#65", 4, out, sizeof(out)), -EINVAL);
 	ck_assert_int_eq(s3_xml_text("abcd", 4, out, 4), -ENAMETOOLONG);
 
 	/* An element cut off by the end of the buffer is not found. */
 	cur = "<Key>abc</Ke";
-	ck_assert(!s3_xml_element(&cur, cur + strlen(cur), "Key", &val,
-				  &len));
+	ck_assert(!s3_xml_element(&cur, cur + strlen(cur), "Key", &val, &len));
 }
 END_TEST
 

@@ -35,8 +35,7 @@ static const char *env(const char *name)
 }
 
 /* Open the shared test bucket under this test's own PREFIX. */
-static int open_with(const char *extra_key, const char *extra_value,
-		     void **out)
+static int open_with(const char *extra_key, const char *extra_value, void **out)
 {
 	struct vkdr_option opts[6] = {
 		{ "endpoint", env("S3_ENDPOINT") },
@@ -156,8 +155,8 @@ START_TEST(put_get_read_ranges)
 	char *data = malloc(len), *back = malloc(len);
 	struct vkdr_object_info info;
 	struct vkdr_object obj;
-	const uint64_t offs[] = { 0, 1, 65536, 2097151, 2097152, 4194303,
-				  len - 10 };
+	const uint64_t offs[] = { 0,	   1,	    65536,   2097151,
+				  2097152, 4194303, len - 10 };
 
 	ck_assert_ptr_nonnull(data);
 	ck_assert_ptr_nonnull(back);
@@ -397,17 +396,16 @@ START_TEST(presigned_urls)
 	time_t signed_at;
 
 	ck_assert_int_eq(open_with(NULL, NULL, &store), 0);
-	ck_assert_int_eq(ops->redirect_url(store, "tags/p", 60, url,
-					   sizeof(url)),
-			 -ENOTSUP);
+	ck_assert_int_eq(
+		ops->redirect_url(store, "tags/p", 60, url, sizeof(url)),
+		-ENOTSUP);
 	ops->close(store);
 	store = NULL;
 
 	ck_assert_int_eq(open_with("redirect", "true", &store), 0);
 	ck_assert_int_eq(put("tags/p", "presigned", 9), 0);
-	ck_assert_int_eq(ops->redirect_url(store, "tags/p", 60, url,
-					   sizeof(url)),
-			 0);
+	ck_assert_int_eq(
+		ops->redirect_url(store, "tags/p", 60, url, sizeof(url)), 0);
 	ck_assert_ptr_null(strstr(url, env("S3_SECRET_KEY")));
 	ck_assert_int_eq(fetch(url, &b), 200);
 	ck_assert_uint_eq(b.len, 9);
@@ -420,9 +418,8 @@ START_TEST(presigned_urls)
 
 	/* Expiry: valid until signed_at + 1; fetch once the clock is past. */
 	signed_at = time(NULL);
-	ck_assert_int_eq(ops->redirect_url(store, "tags/p", 1, url,
-					   sizeof(url)),
-			 0);
+	ck_assert_int_eq(
+		ops->redirect_url(store, "tags/p", 1, url, sizeof(url)), 0);
 	while (time(NULL) <= signed_at + 2)
 		usleep(50000);
 	ck_assert_int_eq(fetch(url, &b), 403);
