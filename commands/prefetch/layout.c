@@ -307,65 +307,158 @@ out_free_doc:
 }
 
 /*
+ * The repository name the daemon uses for NAME of REGISTRY: what the
+ * registry plugin makes of it ("nginx" becomes "library/nginx" for Docker
+ * Hub), or NAME itself. 0 or a negative errno.
+ */
+static int upstream_repository(const struct vkdr_host *host,
+			       const char *registry, const char *name,
+			       char *out, size_t outlen)
+{
+	const struct vkdr_registry_ops *plugin;
+
+	plugin = host->registry_find(registry, NULL);
+	if (plugin && plugin->repository)
+		return plugin->repository(registry, name, out, outlen);
+	return snprintf(out, outlen, "%s", name) < (int)outlen ? 0
+							       : -ENAMETOOLONG;
+}
+
+/*
+ * Mark the tagged manifests REF names in KEEP. Returns 0, or -ENOENT when
+ * none is cached (said on stderr).
+ */
+static int select_tag(struct export *e, const char *text,
+		      const struct image_ref *ref, bool *keep)
+{
+	struct tagged *all = e->tagged.items;
+	char repo[256], want[700];
+	bool found = false;
+
+	if (upstream_repository(e->store.host, ref->registry, ref->name, repo,
+				sizeof(repo)) < 0)
+		return -ENOENT;
+	snprintf(want, sizeof(want), "%s/%s:%s", ref->registry, repo,
+		 ref->tag);
+	for (size_t t = 0; t < e->tagged.n; t++) {
+		if (strcmp(all[t].ref, want) == 0) {
+			keep[t] = true;
+			found = true;
+		}
+	}
+	if (!found)
+		fprintf(stderr, "vkdr: %s is not in the cache; 'vkdr mirror "
+				"prefetch %s' puts it there\n",
+			text, text);
+	return found ? 0 : -ENOENT;
+}
+
+/*
+ * List the manifest DIGEST, asked for by digest, in index.json without a
+ * name. Returns 0 or a negative errno.
+ */
+static int list_untagged(struct export *e, const char *digest)
+{
+	struct tagged *t;
+	char key[128], *buf;
+	size_t len;
+	int rc;
+
+	blob_key(digest, key, sizeof(key));
+	rc = store_read_all(&e->store, key, MANIFEST_MAX, &buf, &len);
+	if (rc < 0)
+		return rc;
+	t = list_add(&e->tagged);
+	if (!t) {
+		free(buf);
+		return -ENOMEM;
+	}
+	snprintf(t->digest, sizeof(t->digest), "%s", digest);
+	t->size = len;
+	rc = manifest_media_type(buf, len, t->media_type,
+				 sizeof(t->media_type));
+	free(buf);
+	return rc;
+}
+
+/*
  * Keep the tagged manifests IMAGES name, and the blobs they need. Returns
- * 0, or -ENOENT after naming every image that is not cached.
+ * 0, -ENOENT after naming every image that is not cached, or another
+ * negative errno when the store could not be read.
  */
 static int select_images(struct export *e, int n, char **images)
 {
 	struct tagged *all = e->tagged.items;
-	bool *keep = calloc(e->tagged.n + 1, sizeof(bool));
-	size_t kept = 0;
-	int rc = 0;
+	size_t n_tagged = e->tagged.n, kept = 0;
+	bool *keep = calloc(n_tagged + 1, sizeof(bool));
+	int rc = 0, missing = 0;
 
 	if (!keep)
 		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && rc == 0; i++) {
 		struct image_ref ref;
-		char err[300], want[600];
-		bool found = false;
+		char err[300];
 
 		if (image_ref_parse(images[i], &ref, err, sizeof(err)) < 0) {
 			fprintf(stderr, "vkdr: %s: %s\n", images[i], err);
-			rc = -ENOENT;
-			continue;
-		}
-		if (ref.digest[0]) {
-			char key[128];
-			struct vkdr_object_info info;
-
-			blob_key(ref.digest, key, sizeof(key));
-			found = e->store.ops->stat(e->store.state, key,
-						   &info) == 0;
-		}
-		image_ref_format(&ref, want, sizeof(want));
-		for (size_t t = 0; t < e->tagged.n && !ref.digest[0]; t++) {
-			if (strcmp(all[t].ref, want) == 0) {
-				keep[t] = true;
-				found = true;
+			missing++;
+		} else if (!ref.digest[0]) {
+			if (select_tag(e, images[i], &ref, keep) < 0)
+				missing++;
+		} else {
+			rc = export_closure(e, ref.digest, 0);
+			if (rc == 0)
+				rc = list_untagged(e, ref.digest);
+			if (rc == -ENOENT) {
+				fprintf(stderr, "vkdr: %s is not in the "
+						"cache\n",
+					images[i]);
+				missing++;
+				rc = 0;
 			}
 		}
-		if (!found) {
-			fprintf(stderr, "vkdr: %s is not in the cache; "
-					"'vkdr mirror prefetch %s' puts it "
-					"there\n",
-				images[i], images[i]);
-			rc = -ENOENT;
-			continue;
-		}
-		if (ref.digest[0] &&
-		    (rc = export_closure(e, ref.digest, 0)) < 0)
-			break;
 	}
 
+	/* Tag records first, then the untagged manifests added above. */
+	all = e->tagged.items;
 	for (size_t t = 0; t < e->tagged.n && rc == 0; t++) {
-		if (!keep[t])
+		if (t < n_tagged && !keep[t])
 			continue;
 		rc = export_closure(e, all[t].digest, 0);
+		if (rc == -ENOENT) {
+			fprintf(stderr, "vkdr: the manifest of %s (%s) is no "
+					"longer cached\n",
+				all[t].ref, all[t].digest);
+			missing++;
+			rc = 0;
+			continue;
+		}
 		all[kept++] = all[t];
 	}
 	e->tagged.n = kept;
 	free(keep);
-	return rc;
+	return rc < 0 ? rc : missing ? -ENOENT : 0;
+}
+
+/*
+ * When the whole cache is exported: drop the tags whose manifest is gone
+ * (evicted after the tag was recorded), which index.json must not name.
+ */
+static void drop_dangling_tags(struct export *e)
+{
+	struct tagged *all = e->tagged.items;
+	size_t kept = 0;
+
+	for (size_t t = 0; t < e->tagged.n; t++) {
+		if (blob_listed(e, all[t].digest)) {
+			all[kept++] = all[t];
+			continue;
+		}
+		fprintf(stderr, "vkdr: %s is left out: its manifest %s is no "
+				"longer cached\n",
+			all[t].ref, all[t].digest);
+	}
+	e->tagged.n = kept;
 }
 
 /* Copy the object at KEY into the archive, checking its digest. */
@@ -448,13 +541,18 @@ static char *index_json(const struct export *e)
 	if (!doc)
 		return NULL;
 	list = json_object_get(doc, "manifests");
-	for (size_t i = 0; i < e->tagged.n; i++)
-		json_array_append_new(
-			list, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
-					all[i].media_type, "digest",
-					all[i].digest, "size",
-					(json_int_t)all[i].size,
-					"annotations", REF_NAME, all[i].ref));
+	for (size_t i = 0; i < e->tagged.n; i++) {
+		json_t *entry = json_pack("{s:s, s:s, s:I}", "mediaType",
+					  all[i].media_type, "digest",
+					  all[i].digest, "size",
+					  (json_int_t)all[i].size);
+
+		if (entry && all[i].ref[0])
+			json_object_set_new(entry, "annotations",
+					    json_pack("{s:s}", REF_NAME,
+						      all[i].ref));
+		json_array_append_new(list, entry);
+	}
 	text = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);
 	return text;
@@ -546,6 +644,8 @@ int export_cache_run(const struct vkdr_host *host, int argc, char **argv)
 	if (rc == 0 && n == 0)
 		rc = e.store.ops->walk(e.store.state, "blobs/sha256/",
 				       collect_blob, &e);
+	if (rc == 0 && n == 0)
+		drop_dangling_tags(&e);
 	if (rc == 0 && n > 0)
 		rc = select_images(&e, n, images);
 	if (rc == 0)
@@ -554,8 +654,15 @@ int export_cache_run(const struct vkdr_host *host, int argc, char **argv)
 		fprintf(stderr, "vkdr: cannot read the cache: %s\n",
 			strerror(-rc));
 	if (rc == 0) {
-		printf("exported %zu tag%s and %zu blob%s to %s\n",
-		       e.tagged.n, e.tagged.n == 1 ? "" : "s", e.blobs.n,
+		const struct tagged *all = e.tagged.items;
+		size_t tags = 0;
+
+		for (size_t i = 0; i < e.tagged.n; i++)
+			tags += all[i].ref[0] != '\0';
+		printf("exported %zu tag%s, %zu untagged manifest%s and %zu "
+		       "blob%s to %s\n",
+		       tags, tags == 1 ? "" : "s", e.tagged.n - tags,
+		       e.tagged.n - tags == 1 ? "" : "s", e.blobs.n,
 		       e.blobs.n == 1 ? "" : "s", output);
 		ret = EXIT_OK;
 	}
@@ -651,7 +758,6 @@ static int put_small(struct store *s, const char *key, const char *buf,
  */
 static int import_tag(struct store *s, const char *ref, const char *digest)
 {
-	const struct vkdr_registry_ops *plugin;
 	struct tag_record rec = { 0 };
 	struct image_ref r;
 	char err[300], repo[256], key[1024], rec_text[1024], *buf;
@@ -661,14 +767,10 @@ static int import_tag(struct store *s, const char *ref, const char *digest)
 	if (image_ref_parse(ref, &r, err, sizeof(err)) < 0 || !r.tag[0] ||
 	    r.digest[0] || strncmp(ref, r.registry, strlen(r.registry)) != 0)
 		return -EINVAL;
-	plugin = s->host->registry_find(r.registry, NULL);
-	if (plugin && plugin->repository) {
-		rc = plugin->repository(r.registry, r.name, repo, sizeof(repo));
-		if (rc < 0)
-			return rc;
-	} else {
-		snprintf(repo, sizeof(repo), "%s", r.name);
-	}
+	rc = upstream_repository(s->host, r.registry, r.name, repo,
+				 sizeof(repo));
+	if (rc < 0)
+		return rc;
 
 	blob_key(digest, key, sizeof(key));
 	rc = store_read_all(s, key, MANIFEST_MAX, &buf, &len);
