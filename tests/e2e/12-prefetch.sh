@@ -78,6 +78,22 @@ grep -q '"docker.io/library/app:v1"' "$E2E_TMP/layout/index.json" ||
 	fail "index.json does not name docker.io/library/app:v1"
 same_blobs "$E2E_TMP/layout" "$IMAGE_MANIFEST" "$IMAGE_CONFIG" $IMAGE_LAYERS
 
+# Without images, every tag; an image that is not cached writes nothing.
+"$VKDR" mirror export-cache --output="$E2E_TMP/all.tar" >/dev/null 2>&1 ||
+	fail "export-cache of the whole cache failed"
+tar -xOf "$E2E_TMP/all.tar" index.json >"$E2E_TMP/all-index.json"
+for ref in docker.io/library/app:v1 docker.io/library/multi:v1; do
+	grep -q "\"$ref\"" "$E2E_TMP/all-index.json" ||
+		fail "the whole-cache export does not name $ref"
+done
+if "$VKDR" mirror export-cache --output="$E2E_TMP/none.tar" nothere:v1 \
+	app:v1 >"$E2E_TMP/export-none.log" 2>&1; then
+	fail "export-cache of an image not cached succeeded"
+fi
+grep -q "nothere:v1" "$E2E_TMP/export-none.log" ||
+	fail "export-cache did not name the image that is not cached"
+[ ! -e "$E2E_TMP/none.tar" ] || fail "a failed export-cache left a file"
+
 stop_upstream
 
 start_mirror
