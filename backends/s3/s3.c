@@ -47,6 +47,10 @@
 #define READAHEAD (2u << 20)
 /* After a failed connection, fail calls at once for this long. */
 #define RETRY_AFTER_MS 2000
+/* Multipart uploads: S3's limits on a part, and the default part. */
+#define PART_MIN (5ull << 20)
+#define PART_MAX (5ull << 30)
+#define PART_DEFAULT (64ull << 20)
 /* A listing or error body larger than this is refused. */
 #define BODY_MAX (16u << 20)
 
@@ -62,6 +66,7 @@ struct s3_store {
 	char *spool;
 	bool path_style;
 	bool redirect;
+	uint64_t part_size; /* larger objects go up in parts of this size */
 	char sigv4[96];
 	char token_header[4200];
 
@@ -93,8 +98,9 @@ struct s3_call {
 	const char *key;   /* below the prefix; NULL: the bucket */
 	const char *query; /* encoded and sorted; NULL for none */
 	const char *range; /* "FIRST-LAST" or NULL */
-	/* Request body: from FD (FD_LEN bytes) or from BODY. */
+	/* Request body: from FD (FD_LEN bytes at FD_OFF) or from BODY. */
 	int fd;
+	uint64_t fd_off;
 	uint64_t fd_len;
 	const char *body;
 	size_t body_len;
@@ -110,6 +116,7 @@ struct s3_call {
 	long status;
 	int64_t length; /* Content-Length, -1 when absent */
 	int64_t mtime;
+	char etag[128];
 };
 
 static int64_t now_ms(void)
@@ -169,6 +176,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		c->status = v ? strtol(v + 1, NULL, 10) : 0;
 		c->length = -1;
 		c->mtime = 0;
+		c->etag[0] = '\0';
 		return len;
 	}
 	v = strchr(line, ':');
@@ -181,6 +189,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		c->length = strtoll(v, NULL, 10);
 	else if (!strcasecmp(line, "Last-Modified"))
 		c->mtime = s3_parse_http_date(v);
+	else if (!strcasecmp(line, "ETag"))
+		snprintf(c->etag, sizeof(c->etag), "%s", v);
 	return len;
 }
 
@@ -231,7 +241,7 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 		return want;
 	}
 	do
-		got = pread(c->fd, buf, want, (off_t)c->sent);
+		got = pread(c->fd, buf, want, (off_t)(c->fd_off + c->sent));
 	while (got < 0 && errno == EINTR);
 	if (got <= 0)
 		return CURL_READFUNC_ABORT;
@@ -328,6 +338,8 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 					      "UNSIGNED-PAYLOAD");
 	if (more && st->token)
 		more = curl_slist_append(hdrs, st->token_header);
+	if (more && !strcmp(c->method, "POST"))
+		more = curl_slist_append(hdrs, "Content-Type: application/xml");
 	if (more && c->range) {
 		snprintf(range, sizeof(range), "Range: bytes=%s", c->range);
 		more = curl_slist_append(hdrs, range);
@@ -359,6 +371,11 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 		curl_easy_setopt(
 			h, CURLOPT_INFILESIZE_LARGE,
 			(curl_off_t)(c->fd >= 0 ? c->fd_len : c->body_len));
+	} else if (!strcmp(c->method, "POST")) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)c->body_len);
 	} else if (strcmp(c->method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
 	}
@@ -528,6 +545,13 @@ static int apply_option(struct s3_store *st, const char *key, const char *value)
 		return set_string(&st->secret_key, value);
 	if (!strcmp(key, "spool"))
 		return set_string(&st->spool, value);
+	if (!strcmp(key, "part-size")) {
+		/* S3's bounds: parts of 5 MiB to 5 GiB. */
+		if (backend_parse_size(value, &st->part_size) < 0 ||
+		    st->part_size < PART_MIN || st->part_size > PART_MAX)
+			goto out_bad;
+		return 0;
+	}
 	vkdr_log_err(host, MOD, "unknown option \"%s\"", key);
 	return -EINVAL;
 
@@ -684,6 +708,7 @@ static int s3_open(const struct vkdr_host *host, const struct vkdr_option *opts,
 		return -ENOMEM;
 	st->host = host;
 	st->path_style = true;
+	st->part_size = PART_DEFAULT;
 	pthread_mutex_init(&st->lock, NULL);
 	for (size_t i = 0; i < n_opts; i++) {
 		rc = apply_option(st, opts[i].key, opts[i].value);
@@ -921,6 +946,124 @@ static void writer_free(struct s3_writer *w)
 	free(w);
 }
 
+/* The errno for an answer other than WANT, logged. */
+static int unexpected(struct s3_store *st, const struct s3_call *c)
+{
+	int rc = status_errno(c->status);
+
+	log_status(st, c);
+	return rc < 0 ? rc : -EIO;
+}
+
+/* Start a multipart upload of KEY; its id goes to ID. */
+static int multipart_begin(struct s3_store *st, const char *key, char *id,
+			   size_t idlen)
+{
+	const char *cur, *val;
+	struct s3_call c;
+	size_t vlen;
+	int rc;
+
+	call_init(&c, "POST", key);
+	c.query = "uploads=";
+	rc = s3_perform(st, &c);
+	if (rc == 0 && c.status != 200)
+		rc = unexpected(st, &c);
+	cur = c.dyn;
+	if (rc == 0 && (!c.dyn ||
+			!s3_xml_element(&cur, c.dyn + c.dyn_len, "UploadId",
+					&val, &vlen) ||
+			s3_xml_text(val, vlen, id, idlen) || !id[0]))
+		rc = -EPROTO;
+	free(c.dyn);
+	return rc;
+}
+
+/*
+ * Upload W in parts of st->part_size: start, PUT each part, complete.
+ * The object becomes visible only when the upload completes; on failure
+ * the upload is aborted so that its parts do not linger in the bucket.
+ */
+static int put_multipart(struct s3_store *st, struct s3_writer *w)
+{
+	uint64_t n_parts = (w->size + st->part_size - 1) / st->part_size;
+	char id[512], enc_id[1024] = "", query[1200];
+	size_t xml_cap, xml_len = 0;
+	struct s3_call c;
+	char *xml;
+	int rc;
+
+	if (n_parts > 10000)
+		return -EFBIG;
+	xml_cap = (size_t)n_parts * 200 + 64;
+	xml = malloc(xml_cap);
+	if (!xml)
+		return -ENOMEM;
+	rc = multipart_begin(st, w->key, id, sizeof(id));
+	if (rc < 0)
+		goto out_free_xml;
+	rc = s3_uri_encode(id, false, enc_id, sizeof(enc_id));
+	if (rc < 0)
+		goto out_abort;
+
+	xml_len = (size_t)snprintf(xml, xml_cap, "<CompleteMultipartUpload>");
+	for (uint64_t i = 0; i < n_parts; i++) {
+		uint64_t off = i * st->part_size;
+
+		call_init(&c, "PUT", w->key);
+		snprintf(query, sizeof(query),
+			 "partNumber=%" PRIu64 "&uploadId=%s", i + 1, enc_id);
+		c.query = query;
+		c.fd = w->fd;
+		c.fd_off = off;
+		c.fd_len = w->size - off < st->part_size ? w->size - off
+							 : st->part_size;
+		rc = s3_perform(st, &c);
+		if (rc == 0 && c.status != 200)
+			rc = unexpected(st, &c);
+		if (rc == 0 && !c.etag[0])
+			rc = -EPROTO;
+		if (rc == 0)
+			xml_len += (size_t)snprintf(
+				xml + xml_len, xml_cap - xml_len,
+				"<Part><PartNumber>%" PRIu64 "</PartNumber>"
+				"<ETag>%s</ETag></Part>",
+				i + 1, c.etag);
+		free(c.dyn);
+		if (rc < 0)
+			goto out_abort;
+	}
+	xml_len += (size_t)snprintf(xml + xml_len, xml_cap - xml_len,
+				    "</CompleteMultipartUpload>");
+
+	call_init(&c, "POST", w->key);
+	snprintf(query, sizeof(query), "uploadId=%s", enc_id);
+	c.query = query;
+	c.body = xml;
+	c.body_len = xml_len;
+	rc = s3_perform(st, &c);
+	/* A 200 may still carry an error, sent after a long assembly. */
+	if (rc == 0 && (c.status != 200 || !c.dyn ||
+			!strstr(c.dyn, "CompleteMultipartUploadResult")))
+		rc = unexpected(st, &c);
+	free(c.dyn);
+	if (rc == 0)
+		goto out_free_xml;
+
+out_abort:
+	if (!enc_id[0])
+		goto out_free_xml;
+	call_init(&c, "DELETE", w->key);
+	snprintf(query, sizeof(query), "uploadId=%s", enc_id);
+	c.query = query;
+	if (s3_perform(st, &c) == 0 && c.status != 204 && c.status != 404)
+		log_status(st, &c);
+	free(c.dyn);
+out_free_xml:
+	free(xml);
+	return rc;
+}
+
 static int s3_put_commit(void *state, void *writer)
 {
 	struct s3_store *st = state;
@@ -928,6 +1071,11 @@ static int s3_put_commit(void *state, void *writer)
 	struct s3_call c;
 	int rc;
 
+	if (w->size > st->part_size) {
+		rc = put_multipart(st, w);
+		writer_free(w);
+		return rc;
+	}
 	call_init(&c, "PUT", w->key);
 	c.fd = w->fd;
 	c.fd_len = w->size;

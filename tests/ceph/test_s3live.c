@@ -206,6 +206,35 @@ START_TEST(put_get_read_ranges)
 }
 END_TEST
 
+START_TEST(multipart_upload)
+{
+	size_t len = 12 * 1024 * 1024 + 7;
+	char *data = malloc(len), *back = malloc(len);
+	struct vkdr_object obj;
+	void *s = NULL;
+
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(open_with("part-size", "4MiB", &s), -EINVAL);
+	/* Three parts: 5 MiB, 5 MiB and the rest. */
+	ck_assert_int_eq(open_with("part-size", "5MiB", &store), 0);
+	fill(data, len, 11);
+	ck_assert_int_eq(put("blobs/sha256/mp", data, len), 0);
+	ck_assert_int_eq(ops->get(store, "blobs/sha256/mp", &obj), 0);
+	ck_assert_uint_eq(obj.size, len);
+	for (size_t got = 0; got < len;) {
+		ssize_t n = ops->read(store, &obj, got, back + got, len - got);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(memcmp(back, data, len), 0);
+	ops->release(store, &obj);
+	free(data);
+	free(back);
+}
+END_TEST
+
 START_TEST(empty_object)
 {
 	struct vkdr_object obj;
@@ -439,6 +468,7 @@ static Suite *s3live_suite(void)
 	tcase_add_test(tc, wrong_secret_refused);
 	tcase_add_test(tc, unreachable_endpoint_refused);
 	tcase_add_test(tc, put_get_read_ranges);
+	tcase_add_test(tc, multipart_upload);
 	tcase_add_test(tc, empty_object);
 	tcase_add_test(tc, abort_leaves_nothing);
 	tcase_add_test(tc, last_commit_wins);
