@@ -60,7 +60,8 @@ fake_mode "$blob" ok
 start_fake_upstream "$IMAGE_DIR"
 http_req "$E2E_TMP/got" "$url" --max-time 120
 [ "$HTTP_CODE" = 200 ] && [ "$HTTP_RC" = 0 ] ||
-	fail "with the upstream back the blob answered $HTTP_CODE (curl $HTTP_RC)"
+	fail "with the upstream back the blob answered $HTTP_CODE" \
+		"(curl $HTTP_RC)"
 [ "$(file_digest "$E2E_TMP/got")" = "$blob" ] ||
 	fail "with the upstream back the blob came back wrong"
 [ "$(fake_gets "/blobs/$blob")" = 1 ] ||

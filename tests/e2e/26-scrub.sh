@@ -39,7 +39,8 @@ printf '\377' | dd of="$f" bs=1 seek=1000 conv=notrunc status=none
 "$VKDR" mirror scrub >"$E2E_TMP/scrub.out" 2>"$E2E_TMP/scrub.err" ||
 	fail "vkdr mirror scrub failed: $(cat "$E2E_TMP/scrub.err")"
 grep -q "^removed $bad" "$E2E_TMP/scrub.out" ||
-	fail "the scrub did not name the corrupt layer: $(cat "$E2E_TMP/scrub.out")"
+	fail "the scrub did not name the corrupt layer:" \
+		"$(cat "$E2E_TMP/scrub.out")"
 grep -q "1 corrupt and removed" "$E2E_TMP/scrub.out" ||
 	fail "the scrub's summary is wrong: $(cat "$E2E_TMP/scrub.out")"
 [ -z "$(cached_file "$bad")" ] || fail "the corrupt layer is still cached"
