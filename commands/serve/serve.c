@@ -45,6 +45,8 @@ static const char *option_value(int argc, char **argv, int *i,
 	size_t n = strlen(name);
 	const char *a = argv[*i];
 
+	/* clang-analyzer cannot know that argv[*i] is set below argc. */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	if (strncmp(a, name, n) != 0)
 		return NULL;
 	if (a[n] == '=')
