@@ -32,7 +32,7 @@ FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_builddir) -I$(top_srcdir)/core \
 FUZZ_WARN = -Wall -Wextra -Wno-unused-parameter
 
 TARGETS = fuzz_challenge fuzz_oci fuzz_yaml fuzz_mirrorconf fuzz_token \
-	fuzz_manifest fuzz_ratelimit
+	fuzz_manifest fuzz_ratelimit fuzz_credentials
 
 fuzz_challenge_SRC = $(fuzzdir)/fuzz_challenge.c \
 	$(top_srcdir)/core/challenge.c
@@ -63,6 +63,11 @@ fuzz_ratelimit_SRC = $(fuzzdir)/fuzz_ratelimit.c \
 	$(top_srcdir)/plugins/dockerhub/dockerhub.c \
 	$(top_srcdir)/plugins/common/vkdrplugin.c
 fuzz_ratelimit_LIBS = $(JANSSON_LIBS) -lpthread
+
+fuzz_credentials_SRC = $(fuzzdir)/fuzz_credentials.c \
+	$(top_srcdir)/core/credentials.c $(top_srcdir)/core/paths.c \
+	$(top_srcdir)/core/log.c
+fuzz_credentials_LIBS = $(YAML_LIBS)
 
 ALL_CFLAGS = $(FUZZ_CFLAGS) $(FUZZ_WARN) $(FUZZ_CPPFLAGS) $(YAML_CFLAGS) \
 	$(JANSSON_CFLAGS) $(CRYPTO_CFLAGS)
