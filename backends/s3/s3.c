@@ -9,9 +9,14 @@
  * across calls and threads.
  *
  * Writes are spooled to an unlinked temporary file and uploaded by
- * put_commit() with one PUT of known length: only a complete PUT makes an
- * object visible, which gives the atomic commit the daemon needs. Reads
- * are ranged GETs with a read-ahead buffer per open object.
+ * put_commit() with one PUT of known length, or as a multipart upload
+ * above part-size: S3 makes an object visible only when its PUT or the
+ * completion of its upload succeeds, which gives the atomic commit the
+ * daemon needs. Reads are ranged GETs with a read-ahead buffer per open
+ * object, so the daemon's small reads cost few requests.
+ *
+ * Secrets (the secret key, a session token) are never logged, and log
+ * lines name objects by key, never by a signed URL.
  *
  * When the store cannot be reached, calls fail at once for a short while
  * instead of each waiting for a connect timeout, one line is logged per
