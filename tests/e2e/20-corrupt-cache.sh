@@ -16,13 +16,6 @@ start_mirror
 base=$MIRROR_URL/v2/library/rot
 manifest_type=application/vnd.oci.image.manifest.v1+json
 
-# cached_file DIGEST - the file the filesystem backend keeps for DIGEST.
-cached_file()
-{
-	find "$VKDR_HOME/mirror-cache" -type f -name "${1#sha256:}" \
-		2>/dev/null | head -n 1
-}
-
 # flip_byte FILE - complement the byte in the middle of FILE, in place.
 flip_byte()
 {
@@ -50,8 +43,8 @@ http_req "$E2E_TMP/got" "$base/manifests/$IMAGE_MANIFEST" \
 stop_mirror
 
 for d in "$first" "$second" "$IMAGE_MANIFEST"; do
+	wait_until 30 "$d to be cached by the first pull" cached_intact "$d"
 	f=$(cached_file "$d")
-	[ -n "$f" ] || fail "$d was not cached by the first pull"
 	flip_byte "$f"
 	[ "$(file_digest "$f")" != "$d" ] || fail "flipping a byte of $f failed"
 done
@@ -97,9 +90,7 @@ metric_positive verify_failures ||
 
 # The store holds good copies again, and serving them costs no GET.
 for d in "$first" "$second" "$IMAGE_MANIFEST"; do
-	f=$(cached_file "$d")
-	[ -n "$f" ] && [ "$(file_digest "$f")" = "$d" ] ||
-		fail "$d is not cached intact after the refetch"
+	wait_until 30 "$d to be cached intact again" cached_intact "$d"
 done
 gets_before=$(fake_gets "/blobs/")
 http_req "$E2E_TMP/got" "$base/blobs/$first"

@@ -41,7 +41,7 @@ note "client: curl exit $client_rc after $(stat -c %s "$E2E_TMP/client") bytes"
 # Nothing of the blob in the cache, nor in the spool directory.
 [ -z "$(find "$cache" -name "${blob#sha256:}" 2>/dev/null)" ] ||
 	fail "the partial blob was stored"
-[ -z "$(find "$cache/tmp" -type f 2>/dev/null)" ] ||
+store_tmp_empty ||
 	fail "a temporary file was left in the cache: $(ls "$cache/tmp")"
 [ -z "$(find "$VKDR_HOME/mirror-spool" -type f 2>/dev/null)" ] ||
 	fail "a file was left in the spool directory"
@@ -66,7 +66,5 @@ http_req "$E2E_TMP/got" "$url" --max-time 120
 	fail "with the upstream back the blob came back wrong"
 [ "$(fake_gets "/blobs/$blob")" = 1 ] ||
 	fail "expected one upstream GET once it was back"
-f=$(find "$cache" -name "${blob#sha256:}")
-[ -n "$f" ] && [ "$(file_digest "$f")" = "$blob" ] ||
-	fail "the blob is not cached whole after the refetch"
+wait_until 30 "the refetched blob to be cached" cached_intact "$blob"
 note "killed upstream: error to the client, nothing cached, refetched"

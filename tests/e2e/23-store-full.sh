@@ -13,11 +13,6 @@ read -r small big <<<"$IMAGE_LAYERS"
 start_fake_upstream "$IMAGE_DIR"
 start_mirror --storage=faulty --storage-opt enospc-after=1MiB
 
-store=$VKDR_HOME/faulty-cache
-stored()
-{
-	find "$store" -name "${1#sha256:}" 2>/dev/null | head -n 1
-}
 
 # The small layer first, so that it is the big one that does not fit.
 http_req "$E2E_TMP/small" "$MIRROR_URL/v2/library/full/blobs/$small"
@@ -27,10 +22,13 @@ skopeo_pull "127.0.0.1:$MIRROR_PORT/library/full:v1" "$E2E_TMP/out" v1 ||
 	fail "a pull through a full store failed"
 same_blobs "$E2E_TMP/out" "$IMAGE_MANIFEST" "$IMAGE_CONFIG" $IMAGE_LAYERS
 
-[ -n "$(stored "$small")" ] || fail "the small layer was not cached"
-[ -z "$(stored "$big")" ] || fail "the layer that did not fit was cached"
-[ -z "$(find "$store/tmp" -type f 2>/dev/null)" ] ||
-	fail "half-written files remain: $(ls "$store/tmp")"
+# Commits may trail the clients' last bytes: wait for them.
+wait_until 30 "the small layer to be cached" cached_intact "$small" \
+	faulty-cache
+wait_until 30 "the store's temporary files to go" store_tmp_empty \
+	faulty-cache
+[ -z "$(cached_file "$big" faulty-cache)" ] ||
+	fail "the layer that did not fit was cached"
 grep -q "store is full" "$MIRROR_LOG" ||
 	fail "the daemon did not report the full store"
 metric_positive store_failures ||
@@ -56,7 +54,8 @@ for i in 1 2 3; do
 	[ "$(file_digest "$E2E_TMP/small")" = "$small" ] ||
 		fail "read $i through a corrupting store served corrupted bytes"
 done
+# The first read finds the copy cached before the restart; later ones may
+# be answered by the fetch that replaced it, before its commit.
 n=$(grep -c "corrupt object removed" "$MIRROR_LOG" || true)
-[ "$n" = 3 ] ||
-	fail "expected the corrupting store detected 3 times, saw $n"
+[ "$n" -ge 1 ] || fail "the corrupting store was never detected"
 note "full store streamed, corrupting store never served"

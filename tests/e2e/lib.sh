@@ -450,6 +450,34 @@ stop_mirror()
 	forget_pid "$MIRROR_PID"
 }
 
+# cached_file DIGEST [DIR] - the file the filesystem store keeps for
+# DIGEST under $VKDR_HOME/DIR (mirror-cache, or faulty-cache for the
+# faulty backend), or nothing.
+cached_file()
+{
+	find "$VKDR_HOME/${2:-mirror-cache}" -type f -name "${1#sha256:}" \
+		2>/dev/null | head -n 1
+}
+
+# cached_intact DIGEST [DIR] - DIGEST is in the store and hashes right. A
+# client may have the last byte before the object is committed: wait for
+# this with wait_until rather than test it once.
+cached_intact()
+{
+	local f
+
+	f=$(cached_file "$@")
+	[ -n "$f" ] && [ "$(file_digest "$f")" = "$1" ]
+}
+
+# store_tmp_empty [DIR] - the store under $VKDR_HOME/DIR holds no
+# temporary file, i.e. no object half written.
+store_tmp_empty()
+{
+	[ -z "$(find "$VKDR_HOME/${1:-mirror-cache}/tmp" -type f \
+		2>/dev/null)" ]
+}
+
 # json_error_code FILE - the first "code" of a registry error body, or
 # nothing when FILE is not one.
 json_error_code()
