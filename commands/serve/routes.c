@@ -30,6 +30,7 @@
 #define REVALIDATE_TIMEOUT_MS 10000L
 #define PASSTHROUGH_TIMEOUT_MS 30000L
 #define PASSTHROUGH_MAX (4u << 20)
+#define STREAM_BLOCK (256u * 1024)
 /* Lifetime of a URL a blob GET is redirected to (the s3 backend's). */
 #define REDIRECT_TTL 300u
 
@@ -395,14 +396,18 @@ static void release_request(void *cls)
 	request_put(cls);
 }
 
-/* A response whose body RD reads through R; R gains a reference. */
+/*
+ * A response whose body RD reads through R; R gains a reference. The
+ * block is what RD may fill per call: large enough that a big blob costs
+ * few reads and sends, small enough to keep per-connection memory modest.
+ */
 static struct MHD_Response *
 stream_response(struct request *r, uint64_t size,
 		ssize_t (*rd)(void *, uint64_t, char *, size_t))
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_callback(size, 64 * 1024, rd, r,
+	resp = MHD_create_response_from_callback(size, STREAM_BLOCK, rd, r,
 						 release_request);
 	if (resp)
 		__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
@@ -1012,18 +1017,76 @@ out_free_body:
 
 /* ---- Dispatch -------------------------------------------------------- */
 
+struct gauges {
+	const struct vkdr_host *host;
+	char *buf;
+	size_t len, used;
+	bool full;
+};
+
+static void gauge(void *arg, const char *name, const char *labels,
+		  double value)
+{
+	struct gauges *g = arg;
+	int n;
+
+	if (g->full)
+		return;
+	n = snprintf(g->buf + g->used, g->len - g->used, "%s%s%s%s %.17g\n",
+		     name, *labels ? "{" : "", labels, *labels ? "}" : "",
+		     value);
+	if (n < 0 || (size_t)n >= g->len - g->used)
+		g->full = true;
+	else
+		g->used += (size_t)n;
+}
+
+static int plugin_gauges(void *arg, const struct vkdr_module_info *info,
+			 const char *reason)
+{
+	const struct vkdr_registry_ops *ops;
+	struct gauges *g = arg;
+
+	if (!info->module || info->module->kind != VKDR_MODULE_REGISTRY)
+		return 0;
+	ops = info->module->ops;
+	if (ops->version >= 2 && ops->report)
+		ops->report(g->host, gauge, g);
+	return 0;
+}
+
+/*
+ * The counters, then what is true now: how much the store holds and what
+ * the registry plugins track (a pull budget). Gauges from plugins carry no
+ * TYPE line because several plugins may report the same name.
+ */
 static enum MHD_Result serve_metrics(struct request *r,
 				     struct MHD_Connection *conn)
 {
-	char buf[8192];
-	int n = metrics_render(&r->d->metrics, buf, sizeof(buf));
+	struct daemon *d = r->d;
+	uint64_t bytes, objects;
+	char buf[16384];
+	struct gauges g = { .host = d->host, .buf = buf, .len = sizeof(buf) };
+	int n = metrics_render(&d->metrics, buf, sizeof(buf));
 
 	if (n < 0)
 		return respond_error(r, conn, 500, "UNKNOWN",
 				     "metrics too large");
+	g.used = (size_t)n;
+	if (d->store->usage &&
+	    d->store->usage(d->store_state, &bytes, &objects) == 0) {
+		gauge(&g, "# TYPE vkdr_mirror_cache_bytes gauge\n"
+			  "vkdr_mirror_cache_bytes", "", (double)bytes);
+		gauge(&g, "# TYPE vkdr_mirror_cache_objects gauge\n"
+			  "vkdr_mirror_cache_objects", "", (double)objects);
+	}
+	d->host->modules_walk(plugin_gauges, &g);
+	if (g.full)
+		return respond_error(r, conn, 500, "UNKNOWN",
+				     "metrics too large");
 	return respond_buffer(r, conn, 200,
 			      "text/plain; version=0.0.4; charset=utf-8", buf,
-			      (size_t)n);
+			      g.used);
 }
 
 static enum MHD_Result refuse_path(struct request *r,

@@ -154,6 +154,32 @@ static void dockerhub_observe_header(const struct vkdr_host *host,
 			      remaining, limit);
 }
 
+/*
+ * The budget as gauges for the daemon's /metrics, so "vkdr mirror status"
+ * and a scraper can see how many pulls are left before Docker Hub answers
+ * 429. Nothing is reported until Docker Hub has sent the headers.
+ */
+static void dockerhub_report(const struct vkdr_host *host,
+			     void (*emit)(void *arg, const char *name,
+					  const char *labels, double value),
+			     void *arg)
+{
+	static const char labels[] = "registry=\"docker.io\"";
+	long limit, remaining;
+
+	pthread_mutex_lock(&ratelimit.lock);
+	limit = ratelimit.limit;
+	remaining = ratelimit.remaining;
+	pthread_mutex_unlock(&ratelimit.lock);
+
+	if (limit >= 0)
+		emit(arg, "vkdr_mirror_pull_budget_limit", labels,
+		     (double)limit);
+	if (remaining >= 0)
+		emit(arg, "vkdr_mirror_pull_budget_remaining", labels,
+		     (double)remaining);
+}
+
 static const struct vkdr_registry_ops dockerhub_ops = {
 	.version = VKDR_REGISTRY_OPS_VERSION,
 	.claims = dockerhub_claims,
@@ -162,6 +188,7 @@ static const struct vkdr_registry_ops dockerhub_ops = {
 	.repository = dockerhub_repository,
 	.authorize = dockerhub_authorize,
 	.observe_header = dockerhub_observe_header,
+	.report = dockerhub_report,
 };
 
 static const struct vkdr_module dockerhub_module = {

@@ -198,6 +198,41 @@ START_TEST(ratelimit_warns_once_per_crossing)
 }
 END_TEST
 
+struct reported {
+	double limit, remaining;
+	unsigned n;
+};
+
+static void collect(void *arg, const char *name, const char *labels,
+		    double value)
+{
+	struct reported *r = arg;
+
+	ck_assert_str_eq(labels, "registry=\"docker.io\"");
+	if (strcmp(name, "vkdr_mirror_pull_budget_limit") == 0)
+		r->limit = value;
+	else if (strcmp(name, "vkdr_mirror_pull_budget_remaining") == 0)
+		r->remaining = value;
+	else
+		ck_abort_msg("unexpected metric %s", name);
+	r->n++;
+}
+
+START_TEST(ratelimit_is_reported)
+{
+	struct reported r = { .n = 0 };
+
+	ck_assert_uint_ge(ops->version, 2);
+	ck_assert_ptr_nonnull(ops->report);
+	observe("ratelimit-limit", "100;w=21600");
+	observe("ratelimit-remaining", "42;w=21600");
+	ops->report(&counting_host, collect, &r);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert(r.limit == 100.0);
+	ck_assert(r.remaining == 42.0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dockerhub");
@@ -212,6 +247,7 @@ int main(void)
 	tcase_add_test(tc, authorize_anonymous);
 	tcase_add_test(tc, authorize_wrong_password);
 	tcase_add_test(tc, ratelimit_warns_once_per_crossing);
+	tcase_add_test(tc, ratelimit_is_reported);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);

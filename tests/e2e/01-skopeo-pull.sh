@@ -36,4 +36,6 @@ for d in $IMAGE_LAYERS; do
 done
 
 metric_positive 'hit' || fail "/metrics shows no cache hit"
+metric_positive 'vkdr_mirror_cache_bytes' ||
+	fail "/metrics shows an empty cache after a pull"
 note "pulled twice, second pull from the cache"

@@ -22,6 +22,9 @@
  *
  * ABI history:
  *  1 (2026-12) first version: command, registry and storage modules.
+ *
+ * Vtable history (additions within ABI 1):
+ *  registry ops 2 (2026-12): report, for gauges such as a pull budget.
  */
 #ifndef VKDR_MODULE_H
 #define VKDR_MODULE_H
@@ -248,7 +251,7 @@ struct vkdr_auth_result {
 	unsigned expires_in;		/* seconds; 0 means "use 60" */
 };
 
-#define VKDR_REGISTRY_OPS_VERSION 1
+#define VKDR_REGISTRY_OPS_VERSION 2
 
 struct vkdr_registry_ops {
 	uint32_t version;	/* VKDR_REGISTRY_OPS_VERSION */
@@ -301,6 +304,18 @@ struct vkdr_registry_ops {
 	void (*observe_header)(const struct vkdr_host *host,
 			       const char *registry, const char *name,
 			       const char *value);
+	/*
+	 * Optional, version >= 2: report what the plugin keeps track of,
+	 * e.g. a pull budget, by calling EMIT once per value. NAME is a
+	 * Prometheus metric name ("vkdr_mirror_pull_budget_remaining"),
+	 * LABELS a label list without braces ("registry=\"docker.io\"") or
+	 * "". Called from any thread; must be cheap. NULL means nothing to
+	 * report.
+	 */
+	void (*report)(const struct vkdr_host *host,
+		       void (*emit)(void *arg, const char *name,
+				    const char *labels, double value),
+		       void *arg);
 };
 
 /* ---- Storage backends ------------------------------------------------- */
