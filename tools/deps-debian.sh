@@ -8,7 +8,8 @@ packages="autoconf automake libtool pkg-config make gcc
 	libssl-dev check"
 if [ "${1:-}" = "--tests" ]; then
 	packages="$packages docker-registry skopeo containerd python3 curl
-		wrk valgrind ceph-mon ceph-osd radosgw ceph"
+		wrk valgrind ceph-mon ceph-osd radosgw ceph openssl man-db
+		groff-base zsh"
 fi
 
 sudo=
