@@ -202,19 +202,23 @@ struct verified_set {
 	size_t n_entries;
 };
 
+/* One digit of a digest oci_digest_check() accepted: [0-9a-f]. */
+static unsigned hex_value(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
 /* The 32 bytes a "sha256:<hex>" digest names; false when malformed. */
 static bool digest_bytes(const char *digest, unsigned char md[32])
 {
+	const char *hex = digest + 7;
+
 	if (oci_digest_check(digest) != OCI_OK ||
 	    strncmp(digest, "sha256:", 7) != 0)
 		return false;
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-
-		if (sscanf(digest + 7 + 2 * i, "%2x", &v) != 1)
-			return false;
-		md[i] = (unsigned char)v;
-	}
+	for (int i = 0; i < 32; i++)
+		md[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 |
+					hex_value(hex[2 * i + 1]));
 	return true;
 }
 
