@@ -4,10 +4,13 @@
  * Life of a fetch: fetch_join() finds it in the table or creates it and
  * starts its thread. The thread runs the upstream request; each body
  * chunk is appended to the spool file, hashed, and handed to the storage
- * writer, then the readers are woken. At the end the digest decides:
- * commit and, for a tag, write the tag record; or abort and fail every
- * reader. The fetch leaves the table only after the commit, so a request
- * arriving in between finds the object in the store.
+ * writer, then the readers are woken. At the end the digest decides: on a
+ * match the readers get the last byte at once, and only then is the
+ * object committed and, for a tag, its record written, so a client never
+ * waits for the store to make a large object durable; on a mismatch every
+ * reader fails. The fetch leaves the table only after the commit, so a
+ * request arriving in between still reads the complete spool file, and
+ * one arriving later finds the object in the store.
  *
  * References: the table holds one while the fetch runs, the thread one,
  * each reader one. The spool file goes with the last.
@@ -28,6 +31,9 @@
 #include "inflight.h"
 #include "upstream.h"
 
+/* Body bytes gathered before they go to the spool file and the store. */
+#define FETCH_BATCH (256u * 1024)
+
 struct fetch {
 	struct fetch *next;		/* in the table */
 	struct daemon *d;
@@ -37,6 +43,8 @@ struct fetch {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool head_ready;
+	/* The body is complete and verified; the commit may still run. */
+	bool verified;
 	bool done;
 	int error;			/* negative errno once failed */
 	struct fetch_info info;
@@ -47,6 +55,8 @@ struct fetch {
 	EVP_MD_CTX *sha;
 	void *writer;
 	bool store_failed;
+	char *batch;			/* body bytes not delivered yet */
+	size_t batched;
 	struct timespec started;
 };
 
@@ -99,6 +109,7 @@ void fetch_put(struct fetch *f)
 	if (f->spool_fd >= 0)
 		close(f->spool_fd);
 	EVP_MD_CTX_free(f->sha);
+	free(f->batch);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -246,32 +257,78 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int on_body(void *arg, const void *buf, size_t len)
+/*
+ * Pass LEN body bytes on: to the spool file, at once to the readers, then
+ * to the digest and the store writer, so that clients are sent the bytes
+ * while they are hashed and stored. Returns 0 or -1 to abort the transfer.
+ */
+static int deliver(struct fetch *f, const void *buf, size_t len)
 {
-	struct fetch *f = arg;
 	struct daemon *d = f->d;
 	int rc;
 
-	if (daemon_stopping(d))
-		return -1;
-	if (f->spec.kind == FETCH_MANIFEST && f->have + len > MANIFEST_MAX)
-		return -1;
 	rc = write_all(f->spool_fd, buf, len, f->have);
 	if (rc < 0) {
 		vkdr_log_err(d->host, MOD, "spool file: %s", strerror(-rc));
 		return -1;
 	}
+	pthread_mutex_lock(&f->lock);
+	f->have += len;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+
 	EVP_DigestUpdate(f->sha, buf, len);
 	if (f->writer) {
 		rc = d->store->put_write(d->store_state, f->writer, buf, len);
 		if (rc < 0)
 			store_give_up(f, rc);
 	}
+	return 0;
+}
 
-	pthread_mutex_lock(&f->lock);
-	f->have += len;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
+/* Deliver what the batch holds. Returns 0 or -1. */
+static int flush_batch(struct fetch *f)
+{
+	size_t len = f->batched;
+
+	if (!len)
+		return 0;
+	f->batched = 0;
+	return deliver(f, f->batch, len);
+}
+
+static int on_progress(void *arg)
+{
+	return flush_batch(arg);
+}
+
+/*
+ * libcurl hands a body over in pieces of at most 16 KiB, however much
+ * one read from the connection brought. Each piece delivered on its own
+ * would cost two writes and a wake-up of every reader, so pieces are
+ * gathered in a batch, delivered when it is full and after every round
+ * of reads (on_progress): a reader never waits for bytes that arrived.
+ */
+static int on_body(void *arg, const void *buf, size_t len)
+{
+	struct fetch *f = arg;
+
+	if (daemon_stopping(f->d))
+		return -1;
+	if (f->spec.kind == FETCH_MANIFEST &&
+	    f->have + f->batched + len > MANIFEST_MAX)
+		return -1;
+	if (!f->batch) {
+		f->batch = malloc(FETCH_BATCH);
+		if (!f->batch)
+			return deliver(f, buf, len);
+	}
+	if (f->batched + len > FETCH_BATCH && flush_batch(f) < 0)
+		return -1;
+	if (len >= FETCH_BATCH)
+		return deliver(f, buf, len);
+	memcpy(f->batch + f->batched, buf, len);
+	f->batched += len;
 	return 0;
 }
 
@@ -303,17 +360,16 @@ static int store_from_spool(struct fetch *f, const char *digest)
 }
 
 /*
- * The end of a successful transfer: check the digest, then make the
- * object and its tag record visible. Returns 0 or -EBADMSG.
+ * The end of a successful transfer: check the length and the digest and,
+ * when both match, let the readers have the whole body. Returns 0 or
+ * -EBADMSG.
  */
-static int verify_and_commit(struct fetch *f)
+static int verify_body(struct fetch *f)
 {
 	struct daemon *d = f->d;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char computed[OCI_DIGEST_LEN + 1];
 	unsigned int mdlen = 0;
-	struct tag_record rec;
-	int rc;
 
 	EVP_DigestFinal_ex(f->sha, md, &mdlen);
 	memcpy(computed, "sha256:", 7);
@@ -338,11 +394,32 @@ static int verify_and_commit(struct fetch *f)
 		metrics_add(&d->metrics.verify_failures, 1);
 		return -EBADMSG;
 	}
-	if (!f->info.digest[0]) {
-		pthread_mutex_lock(&f->lock);
+
+	pthread_mutex_lock(&f->lock);
+	/* A manifest by tag without a digest header is named by its bytes. */
+	if (!f->info.digest[0])
 		memcpy(f->info.digest, computed, sizeof(computed));
-		pthread_mutex_unlock(&f->lock);
-		rc = store_from_spool(f, computed);
+	f->verified = true;
+	f->head_ready = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+/*
+ * Make a verified object and its tag record visible in the store. The
+ * readers may have had every byte already: a failure here is logged and
+ * leaves the object uncached, it never fails a client.
+ */
+static void commit_object(struct fetch *f)
+{
+	struct daemon *d = f->d;
+	struct tag_record rec;
+	int rc;
+
+	if (!f->writer && !f->store_failed) {
+		/* No digest was known up front: store the spool file now. */
+		rc = store_from_spool(f, f->info.digest);
 		if (rc < 0)
 			store_give_up(f, rc);
 	}
@@ -352,13 +429,13 @@ static int verify_and_commit(struct fetch *f)
 		f->writer = NULL;
 		if (rc < 0) {
 			store_give_up(f, rc);
-			return 0;
+			return;
 		}
 		__atomic_fetch_add(&d->commits_since_trim, 1,
 				   __ATOMIC_RELAXED);
 	}
 	if (f->store_failed || !f->spec.tag_key[0])
-		return 0;
+		return;
 
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.digest, sizeof(rec.digest), "%s", f->info.digest);
@@ -370,7 +447,6 @@ static int verify_and_commit(struct fetch *f)
 	if (rc < 0)
 		vkdr_log_warn(d->host, MOD, "cannot write tag record %s: %s",
 			      f->spec.tag_key, strerror(-rc));
-	return 0;
 }
 
 static void *fetch_main(void *arg)
@@ -389,13 +465,17 @@ static void *fetch_main(void *arg)
 		.accept = f->spec.accept[0] ? f->spec.accept : NULL,
 		.on_head = on_head,
 		.on_body = on_body,
+		.on_progress = on_progress,
 		.arg = f,
 	};
 	int rc;
 
 	rc = upstream_fetch(d->upstream, &target, &call);
-	if (rc == 0 && call.head.status >= 200 && call.head.status < 300)
-		rc = verify_and_commit(f);
+	if (rc == 0 && call.head.status >= 200 && call.head.status < 300) {
+		rc = flush_batch(f) < 0 ? -EIO : verify_body(f);
+		if (rc == 0)
+			commit_object(f);
+	}
 	if (rc < 0 && f->writer) {
 		d->store->put_abort(d->store_state, f->writer);
 		f->writer = NULL;
@@ -559,16 +639,17 @@ ssize_t fetch_read(struct fetch *f, uint64_t pos, void *buf, size_t len)
 		/*
 		 * Until the digest is verified, the last byte of a body of
 		 * known size is held back: a client never gets a complete
-		 * body that could still turn out to be wrong.
+		 * body that could still turn out to be wrong. Once it is,
+		 * the commit to the store is no reason to wait.
 		 */
 		limit = f->have;
-		if (!f->done && f->info.size >= 0 &&
+		if (!f->verified && !f->done && f->info.size >= 0 &&
 		    limit + 1 > (uint64_t)f->info.size)
 			limit = f->info.size > 0 ? (uint64_t)f->info.size - 1
 						 : 0;
 		if (pos < limit)
 			break;
-		if (f->done) {
+		if (f->verified || f->done) {
 			n = 0;
 			goto out_unlock;
 		}

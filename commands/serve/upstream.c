@@ -31,6 +31,13 @@
 /* A token is dropped this long before the registry says it expires. */
 #define TOKEN_MARGIN_MS 10000
 #define CHALLENGE_MAX 4096
+/*
+ * libcurl's receive buffer. Its default, 16 KiB, turns a 256 MiB blob into
+ * sixteen thousand rounds of spool write, store write and reader wake-up;
+ * larger reads cut that overhead, which dominates a cold pull over a fast
+ * link, at the price of this much memory per transfer in progress.
+ */
+#define RECEIVE_BUFFER (512L * 1024)
 
 struct token {
 	struct token *next;
@@ -420,7 +427,14 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct transfer *tr = arg;
 
-	return __atomic_load_n(&tr->u->cancelled, __ATOMIC_ACQUIRE) ? 1 : 0;
+	if (__atomic_load_n(&tr->u->cancelled, __ATOMIC_ACQUIRE))
+		return 1;
+	if (tr->call->on_progress && is_success(tr->head.status) &&
+	    tr->call->on_progress(tr->call->arg)) {
+		tr->aborted = true;
+		return 1;
+	}
+	return 0;
 }
 
 static int errno_of(CURLcode cc)
@@ -468,6 +482,7 @@ static int perform(struct transfer *tr, const char *url,
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECEIVE_BUFFER);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, tr->u->stall_seconds);

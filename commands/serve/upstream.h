@@ -51,6 +51,13 @@ struct upstream_call {
 	int (*on_head)(void *arg, const struct upstream_head *head);
 	/* Optional: body bytes of the final 2xx answer; non-zero aborts. */
 	int (*on_body)(void *arg, const void *buf, size_t len);
+	/*
+	 * Optional: called during the final 2xx answer after each round of
+	 * reads from the connection, and at least once a second while it
+	 * waits, so a caller that batches what on_body gets can pass the
+	 * batch on without holding bytes back. Non-zero aborts.
+	 */
+	int (*on_progress)(void *arg);
 	void *arg;
 
 	/* Filled by upstream_fetch(): the final answer and its duration. */
