@@ -48,8 +48,13 @@
 
 /* Idle curl handles kept for reuse. */
 #define POOL_MAX 16
-/* Bytes fetched per ranged GET when the daemon reads less. */
-#define READAHEAD (2u << 20)
+/*
+ * Read-ahead: the first ranged GET of an object fetches READAHEAD_MIN
+ * bytes, each further one twice as many up to READAHEAD_MAX, so a small
+ * object costs little memory and a large one few requests.
+ */
+#define READAHEAD_MIN (1u << 20)
+#define READAHEAD_MAX (8u << 20)
 /* After a failed connection, fail calls at once for this long. */
 #define RETRY_AFTER_MS 2000
 /* Multipart uploads: S3's limits on a part, and the default part. */
@@ -87,6 +92,7 @@ struct s3_store {
 struct s3_reader {
 	char *key;
 	char *buf;
+	size_t buf_cap;
 	uint64_t buf_off;
 	size_t buf_len;
 };
@@ -847,18 +853,25 @@ static ssize_t s3_read(void *state, struct vkdr_object *obj, uint64_t off,
 		return 0;
 	if (len > obj->size - off)
 		len = (size_t)(obj->size - off);
-	if (len >= READAHEAD)
+	if (len >= READAHEAD_MAX)
 		return get_range(st, rd->key, off, buf, len);
 
 	if (off < rd->buf_off || off >= rd->buf_off + rd->buf_len) {
-		if (!rd->buf) {
-			rd->buf = malloc(READAHEAD);
-			if (!rd->buf)
-				return -ENOMEM;
-		}
-		want = READAHEAD;
+		want = rd->buf_cap ? rd->buf_cap * 2 : READAHEAD_MIN;
+		if (want > READAHEAD_MAX)
+			want = READAHEAD_MAX;
 		if (want > obj->size - off)
 			want = (size_t)(obj->size - off);
+		if (want < len)
+			want = len;
+		if (want > rd->buf_cap) {
+			char *grown = realloc(rd->buf, want);
+
+			if (!grown)
+				return -ENOMEM;
+			rd->buf = grown;
+			rd->buf_cap = want;
+		}
 		rd->buf_len = 0;
 		n = get_range(st, rd->key, off, rd->buf, want);
 		if (n <= 0)
