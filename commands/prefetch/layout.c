@@ -163,7 +163,6 @@ struct export {
 	struct store store;
 	struct list tagged;	/* struct tagged */
 	struct list blobs;	/* char[DIGEST_LEN + 1] */
-	bool everything;
 };
 
 static bool blob_listed(struct export *e, const char *digest)
@@ -388,7 +387,7 @@ static int list_untagged(struct export *e, const char *digest)
  */
 static int select_images(struct export *e, int n, char **images)
 {
-	struct tagged *all = e->tagged.items;
+	struct tagged *all;
 	size_t n_tagged = e->tagged.n, kept = 0;
 	bool *keep = calloc(n_tagged + 1, sizeof(bool));
 	int rc = 0, missing = 0;
@@ -466,8 +465,6 @@ static int write_blob(struct export *e, FILE *out, const char *digest)
 {
 	struct store *s = &e->store;
 	char key[128], name[128], got[DIGEST_LEN + 1], buf[65536];
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned int sumlen = 0;
 	struct vkdr_object obj;
 	EVP_MD_CTX *md;
 	uint64_t off = 0;
@@ -502,10 +499,7 @@ static int write_blob(struct export *e, FILE *out, const char *digest)
 	if (rc == 0)
 		rc = tar_pad(out, obj.size);
 	if (rc == 0) {
-		EVP_DigestFinal_ex(md, sum, &sumlen);
-		memcpy(got, "sha256:", 7);
-		for (unsigned i = 0; i < 32; i++)
-			snprintf(got + 7 + 2 * i, 3, "%02x", sum[i]);
+		digest_final(md, got);
 		if (strcmp(got, digest) != 0) {
 			fprintf(stderr, "vkdr: the cached %s hashes to %s\n",
 				digest, got);
@@ -686,8 +680,6 @@ static int import_blob(struct store *s, FILE *in, const char *digest,
 		       uint64_t size)
 {
 	char key[128], got[DIGEST_LEN + 1], buf[65536];
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned int sumlen = 0;
 	struct vkdr_object_info info;
 	void *writer = NULL;
 	EVP_MD_CTX *md;
@@ -716,10 +708,7 @@ static int import_blob(struct store *s, FILE *in, const char *digest,
 		left -= want;
 	}
 	if (rc == 0) {
-		EVP_DigestFinal_ex(md, sum, &sumlen);
-		memcpy(got, "sha256:", 7);
-		for (unsigned i = 0; i < 32; i++)
-			snprintf(got + 7 + 2 * i, 3, "%02x", sum[i]);
+		digest_final(md, got);
 		if (strcmp(got, digest) != 0)
 			rc = -EBADMSG;
 	}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <openssl/evp.h>
 #include <vkdr/module.h>
 
 #define MOD "prefetch"
@@ -60,6 +61,9 @@ void image_ref_format(const struct image_ref *ref, char *out,
 
 /* True when TEXT is "sha256:" and 64 lowercase hex digits. */
 bool digest_valid(const char *text);
+
+/* Finish the SHA-256 in MD and write it to OUT as "sha256:<hex>". */
+void digest_final(EVP_MD_CTX *md, char out[DIGEST_LEN + 1]);
 
 /*
  * The mirror of CFG that serves REGISTRY: the one configured for it, else

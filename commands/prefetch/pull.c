@@ -112,17 +112,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void digest_hex(EVP_MD_CTX *md, char out[DIGEST_LEN + 1])
-{
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	EVP_DigestFinal_ex(md, sum, &len);
-	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", sum[i]);
-}
-
 /*
  * GET http://127.0.0.1:PORT/v2/NAME/KIND/REFERENCE?ns=REGISTRY with the
  * header lines ACCEPT (may be NULL). The body goes to B; the digest of
@@ -199,7 +188,7 @@ static int daemon_get(struct prefetch *p, const struct image *img,
 		json_decref(doc);
 		goto out_free_md;
 	}
-	digest_hex(b->md, digest);
+	digest_final(b->md, digest);
 
 out_free_md:
 	EVP_MD_CTX_free(b->md);
@@ -292,8 +281,8 @@ static bool platform_matches(const struct prefetch *p, json_t *plat)
 	const char *variant =
 		json_string_value(json_object_get(plat, "variant"));
 
-	if (!os || !arch || strcmp(os, p->platform.os) ||
-	    strcmp(arch, p->platform.arch))
+	if (!os || !arch || strcmp(os, p->platform.os) != 0 ||
+	    strcmp(arch, p->platform.arch) != 0)
 		return false;
 	return !p->platform.variant[0] ||
 	       (variant && strcmp(variant, p->platform.variant) == 0);
@@ -545,7 +534,7 @@ static void fetch_blob(struct prefetch *p, struct blob *bl)
 {
 	struct image *img = &p->images[bl->image];
 	struct body b = { .p = p };
-	char got[DIGEST_LEN + 1], err[300], size[32];
+	char got[DIGEST_LEN + 1], err[300];
 	int rc;
 
 	p->current = 0;
@@ -564,6 +553,8 @@ static void fetch_blob(struct prefetch *p, struct blob *bl)
 					   bl->digest, err);
 	}
 	if (!p->tty) {
+		char size[32];
+
 		human(b.len, size, sizeof(size));
 		printf("%s %s %s\n", bl->digest, size,
 		       rc == 0 ? "cached" : "FAILED");

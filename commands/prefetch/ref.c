@@ -88,6 +88,18 @@ int client_accept_value(const struct client_accept *c, char *out,
 	return 0;
 }
 
+void digest_final(EVP_MD_CTX *md, char out[DIGEST_LEN + 1])
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char hex[65];
+
+	EVP_DigestFinal_ex(md, sum, &len);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	snprintf(out, DIGEST_LEN + 1, "sha256:%s", hex);
+}
+
 bool digest_valid(const char *text)
 {
 	if (strncmp(text, "sha256:", 7) != 0 || strlen(text) != DIGEST_LEN)

@@ -106,28 +106,39 @@ int tar_end(FILE *out)
 								      : -EIO;
 }
 
-static int get_size(const char field[12], uint64_t *size)
+/*
+ * An octal number in a field of LEN bytes, blanks before it and a blank
+ * or NUL after it. 0 or -EINVAL.
+ */
+static int get_octal(const char *field, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i = 0;
+
+	while (i < len && field[i] == ' ')
+		i++;
+	for (; i < len && field[i] >= '0' && field[i] <= '7'; i++)
+		v = (v << 3) | (uint64_t)(field[i] - '0');
+	if (i < len && field[i] != ' ' && field[i] != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int get_size(const char field[12], uint64_t *size)
+{
+	uint64_t v = 0;
 
 	if ((unsigned char)field[0] & 0x80) {
 		if (((unsigned char)field[0] & 0x7f) || field[1] || field[2] ||
 		    field[3])
 			return -EINVAL;
-		for (i = 4; i < 12; i++)
+		for (size_t i = 4; i < 12; i++)
 			v = (v << 8) | (unsigned char)field[i];
 		*size = v;
 		return 0;
 	}
-	while (i < 12 && field[i] == ' ')
-		i++;
-	for (; i < 12 && field[i] >= '0' && field[i] <= '7'; i++)
-		v = (v << 3) | (uint64_t)(field[i] - '0');
-	if (i < 12 && field[i] != ' ' && field[i] != '\0')
-		return -EINVAL;
-	*size = v;
-	return 0;
+	return get_octal(field, 12, size);
 }
 
 static int skip_bytes(FILE *in, uint64_t n)
@@ -163,7 +174,7 @@ int tar_next(FILE *in, struct tar_entry *entry)
 		struct ustar h;
 		unsigned char raw[BLOCK];
 	} b;
-	unsigned sum;
+	uint64_t sum;
 	const char *name;
 	int rc;
 
@@ -172,7 +183,7 @@ int tar_next(FILE *in, struct tar_entry *entry)
 			return feof(in) ? -EINVAL : -EIO;
 		if (block_is_zero(b.raw))
 			return 0;
-		if (sscanf(b.h.chksum, "%6o", &sum) != 1 ||
+		if (get_octal(b.h.chksum, sizeof(b.h.chksum), &sum) < 0 ||
 		    sum != header_sum(b.raw))
 			return -EINVAL;
 		rc = get_size(b.h.size, &entry->size);
