@@ -34,7 +34,7 @@ static void print_command(void *arg, const struct vkdr_command *c)
 {
 	FILE *out = arg;
 
-	fprintf(out, "  %-10s %s\n", c->verb, c->summary ? c->summary : "");
+	fprintf(out, "  %-14s %s\n", c->verb, c->summary ? c->summary : "");
 }
 
 static void print_usage(FILE *out)
