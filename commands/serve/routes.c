@@ -533,19 +533,37 @@ static int respond_stored(struct request *r, struct MHD_Connection *conn,
 	struct MHD_Response *resp;
 	struct oci_range range;
 	uint64_t first = 0, len;
+	bool may_redirect = blob && !is_head(r) && r->d->store->redirect_url;
 	unsigned status = 200;
 	int rc;
 
-	rc = cache_object_verify(r->d, digest);
-	if (rc < 0)
-		return rc;
+	/*
+	 * Bytes served from here are checked against the digest first. A
+	 * blob the backend hands out by URL is not: its bytes never pass
+	 * through the daemon, and hashing it would fetch from the store the
+	 * very bytes the redirect is there to keep away.
+	 */
+	if (!may_redirect) {
+		rc = cache_object_verify(r->d, digest);
+		if (rc < 0)
+			return rc;
+	}
 	rc = r->d->store->get(r->d->store_state, key, &r->obj);
 	if (rc < 0)
 		return rc;
 	r->obj_open = true;
 	len = r->obj.size;
-	if (blob && !is_head(r) && redirect_stored(r, conn, key, ret))
-		return 0;
+	if (may_redirect) {
+		if (redirect_stored(r, conn, key, ret))
+			return 0;
+		/* No URL for this one after all: serve it, checked. */
+		rc = cache_object_verify(r->d, digest);
+		if (rc < 0) {
+			r->d->store->release(r->d->store_state, &r->obj);
+			r->obj_open = false;
+			return rc;
+		}
+	}
 
 	if (blob) {
 		rc = oci_range_parse(header(conn, "Range"), r->obj.size,
