@@ -1365,9 +1365,19 @@ static const struct vkdr_storage_ops s3_ops = {
 	.redirect_url = s3_redirect_url,
 };
 
+/*
+ * The core initialises libcurl too, but a module may be loaded by another
+ * program (the unit tests' mock host); the calls are counted, so pairing
+ * them here is safe either way.
+ */
 static int s3_init(const struct vkdr_host *host)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) ? -EIO : 0;
+}
+
+static void s3_fini(void)
+{
+	curl_global_cleanup();
 }
 
 static const struct vkdr_module s3_module = {
@@ -1378,6 +1388,7 @@ static const struct vkdr_module s3_module = {
 	.description = "cache in an S3 bucket (AWS S3, MinIO, Ceph RGW)",
 	.ops = &s3_ops,
 	.init = s3_init,
+	.fini = s3_fini,
 };
 
 VKDR_MODULE_DEFINE(s3_module);
