@@ -2,8 +2,10 @@
 # The s3 backend against a real Ceph RGW: test_s3live (put, commit, get,
 # ranged reads, stat, remove, walk, abort, options, credentials, presigned
 # URLs and their expiry).
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-. "$top_srcdir/tests/ceph/ceph.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=ceph.sh
+. "$(dirname "$0")/ceph.sh"
 
 prog=$top_builddir/tests/ceph/test_s3live
 [ -x "$prog" ] || skip "test_s3live was not built (no Check)"

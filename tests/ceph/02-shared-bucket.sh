@@ -4,8 +4,10 @@
 # from the bucket once the upstream is gone, byte for byte, and the
 # upstream saw one GET per blob. containerd pulls by digest: a tag record
 # is kept per Accept header, and containerd's differs from skopeo's.
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-. "$top_srcdir/tests/ceph/ceph.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=ceph.sh
+. "$(dirname "$0")/ceph.sh"
 
 need_tools skopeo curl docker-registry
 need_ceph

@@ -3,8 +3,10 @@
 # cached image and of a new one still work, through the upstream, and the
 # outage is logged once, not per request. Once radosgw is back the mirror
 # serves from the bucket again.
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-. "$top_srcdir/tests/ceph/ceph.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=ceph.sh
+. "$(dirname "$0")/ceph.sh"
 
 need_tools skopeo curl docker-registry
 need_ceph

@@ -4,8 +4,10 @@
 # blob's bytes (whole and by range), and skopeo pulls through it. The
 # URL's expiry is checked by test_s3live (01-backend.sh), which can ask
 # for a URL valid one second.
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-. "$top_srcdir/tests/ceph/ceph.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=ceph.sh
+. "$(dirname "$0")/ceph.sh"
 
 need_tools skopeo curl docker-registry
 need_ceph
