@@ -60,9 +60,21 @@ struct fetch {
 	struct timespec started;
 };
 
+/* A tag revalidation in progress; its waiters hold references. */
+struct reval {
+	struct reval *next;
+	int refs;
+	bool done;
+	struct reval_result res;
+	char key[OCI_KEY_MAX];
+};
+
 struct fetch_table {
 	pthread_mutex_t lock;
 	struct fetch *head;
+	/* Under LOCK too; REVAL_DONE is signalled when one ends. */
+	struct reval *revals;
+	pthread_cond_t reval_done;
 };
 
 int fetch_table_new(struct fetch_table **out)
@@ -72,6 +84,7 @@ int fetch_table_new(struct fetch_table **out)
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->reval_done, NULL);
 	*out = t;
 	return 0;
 }
@@ -81,12 +94,14 @@ void fetch_table_free(struct fetch_table *t)
 	if (!t)
 		return;
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->reval_done);
 	free(t);
 }
 
 void fetch_table_wake(struct fetch_table *t)
 {
 	pthread_mutex_lock(&t->lock);
+	pthread_cond_broadcast(&t->reval_done);
 	for (struct fetch *f = t->head; f; f = f->next) {
 		pthread_mutex_lock(&f->lock);
 		pthread_cond_broadcast(&f->cond);
@@ -675,4 +690,75 @@ ssize_t fetch_read(struct fetch *f, uint64_t pos, void *buf, size_t len)
 out_unlock:
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+/*
+ * Revalidations are rare and short (one HEAD), so a list under the table
+ * lock and one condition variable for all of them are enough.
+ */
+bool reval_begin(struct daemon *d, const char *key, struct reval_result *res)
+{
+	struct fetch_table *t = d->fetches;
+	struct reval *rv;
+
+	pthread_mutex_lock(&t->lock);
+	for (rv = t->revals; rv; rv = rv->next)
+		if (strcmp(rv->key, key) == 0)
+			break;
+	if (!rv) {
+		rv = calloc(1, sizeof(*rv));
+		if (rv) {
+			snprintf(rv->key, sizeof(rv->key), "%s", key);
+			rv->refs = 1;
+			rv->next = t->revals;
+			t->revals = rv;
+		} else {
+			/* Cannot ask: the caller serves what it has. */
+			memset(res, 0, sizeof(*res));
+			res->rc = -ENOMEM;
+		}
+		pthread_mutex_unlock(&t->lock);
+		return rv != NULL;
+	}
+
+	rv->refs++;
+	while (!rv->done && !daemon_stopping(d)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&t->reval_done, &t->lock, &ts);
+	}
+	if (rv->done) {
+		*res = rv->res;
+	} else {
+		memset(res, 0, sizeof(*res));
+		res->rc = -ECANCELED;
+	}
+	if (--rv->refs == 0)
+		free(rv);
+	pthread_mutex_unlock(&t->lock);
+	return false;
+}
+
+void reval_end(struct daemon *d, const char *key,
+	       const struct reval_result *res)
+{
+	struct fetch_table *t = d->fetches;
+	struct reval **p, *rv;
+
+	pthread_mutex_lock(&t->lock);
+	for (p = &t->revals; *p; p = &(*p)->next)
+		if (strcmp((*p)->key, key) == 0)
+			break;
+	rv = *p;
+	if (rv) {
+		*p = rv->next;
+		rv->res = *res;
+		rv->done = true;
+		pthread_cond_broadcast(&t->reval_done);
+		if (--rv->refs == 0)
+			free(rv);
+	}
+	pthread_mutex_unlock(&t->lock);
 }

@@ -90,4 +90,26 @@ void fetch_put(struct fetch *f);
 /* Wake every waiting reader, e.g. at shutdown. */
 void fetch_table_wake(struct fetch_table *t);
 
+/* What the upstream said when asked whether a tag still names a digest. */
+struct reval_result {
+	int rc;			/* upstream_fetch()'s */
+	long status;
+	char digest[128];	/* Docker-Content-Digest, as sent */
+};
+
+/*
+ * Coalesced tag revalidation: one upstream HEAD per KEY at a time, KEY
+ * being a tag key, which names registry, repository, tag and Accept set.
+ * Returns true when the caller leads: it must ask the upstream, update
+ * the tag record, then call reval_end() with the answer. Returns false
+ * once the revalidation in progress ended, its answer in *RES (rc
+ * -ECANCELED when the daemon stops first, -ENOMEM when no revalidation
+ * could be set up).
+ */
+bool reval_begin(struct daemon *d, const char *key, struct reval_result *res);
+
+/* Hand RES to the callers waiting on KEY and let the next one lead. */
+void reval_end(struct daemon *d, const char *key,
+	       const struct reval_result *res);
+
 #endif

@@ -817,15 +817,32 @@ static enum MHD_Result serve_manifest_digest(struct request *r,
 	return ret;
 }
 
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - since->tv_sec) * 1000 +
+		      (now.tv_nsec - since->tv_nsec) / 1000000);
+}
+
+static bool tag_fresh(const struct tag_record *rec, unsigned ttl)
+{
+	int64_t age = (int64_t)time(NULL) - rec->validated;
+
+	return age >= 0 && age < (int64_t)ttl;
+}
+
 /*
- * A cached tag past its TTL: ask the upstream with HEAD whether it still
- * points to the same digest. Returns 1 when it does (the record is
- * refreshed), 0 when it changed or is gone, or -1 when the upstream could
- * not say (down, 5xx, 429): the caller then serves the record stale.
+ * Ask the upstream with HEAD what the tag of KEY names now, as the leader
+ * of its revalidation, and refresh the record when it still names REC's
+ * digest: the record must be written before the waiters are let go, so
+ * that a request arriving after them finds it fresh.
  */
-static int revalidate(struct request *r, const struct target *t,
-		      const char *path, const char *accept,
-		      const char *key, struct tag_record *rec)
+static void revalidate_upstream(struct request *r, const struct target *t,
+				const char *path, const char *accept,
+				const char *key, struct tag_record *rec,
+				struct reval_result *res)
 {
 	struct upstream_call call = {
 		.method = "HEAD",
@@ -837,23 +854,77 @@ static int revalidate(struct request *r, const struct target *t,
 	int rc;
 
 	upstream_target_of(t, &ut);
-	rc = upstream_fetch(r->d->upstream, &ut, &call);
+	res->rc = upstream_fetch(r->d->upstream, &ut, &call);
+	res->status = call.head.status;
+	snprintf(res->digest, sizeof(res->digest), "%s", call.head.digest);
 	r->upstream_ms += call.elapsed_ms;
-	if (rc < 0 || call.head.status >= 500 || call.head.status == 429) {
+	if (res->rc < 0 || res->status >= 500 || res->status == 429) {
 		vkdr_log_warn(r->d->host, MOD,
 			      "%s%s: upstream unavailable (%s); serving the "
 			      "cached tag stale",
 			      t->base_url, path,
-			      rc < 0 ? strerror(-rc) : "error status");
-		return -1;
+			      res->rc < 0 ? strerror(-res->rc) :
+					    "error status");
+		return;
 	}
-	if (call.head.status != 200 || strcmp(call.head.digest, rec->digest) != 0)
-		return 0;
+	if (res->status != 200 || strcmp(res->digest, rec->digest) != 0)
+		return;
 	rec->validated = time(NULL);
 	rc = cache_tag_write(r->d, key, rec);
 	if (rc < 0)
 		vkdr_log_warn(r->d->host, MOD, "cannot refresh %s: %s", key,
 			      strerror(-rc));
+}
+
+/*
+ * A cached tag past its TTL: does it still name REC's digest? Requests
+ * for the same tag and Accept set that find it expired at the same time
+ * share one upstream HEAD: the first asks, the others wait for its answer
+ * (a HEAD takes one round trip and ends within REVALIDATE_TIMEOUT_MS),
+ * rather than be served the old answer meanwhile, so nobody who asks
+ * after the TTL ran out is sent a tag the upstream has moved. Sets
+ * R->outcome. Returns 1 when REC is to be served (the record is fresh
+ * again), 0 when the tag changed or is gone, or -1 when the upstream
+ * could not say (down, 5xx, 429): the caller then serves REC stale.
+ */
+static int revalidate(struct request *r, const struct target *t,
+		      const char *path, const char *accept,
+		      const char *key, unsigned ttl, struct tag_record *rec)
+{
+	struct reval_result res;
+	struct tag_record now;
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (reval_begin(r->d, key, &res)) {
+		/*
+		 * A revalidation that ended between our read of the record
+		 * and now has refreshed it: nothing to ask.
+		 */
+		if (cache_tag_read(r->d, key, &now) == 0 &&
+		    tag_fresh(&now, ttl)) {
+			*rec = now;
+			res = (struct reval_result){ .status = 200 };
+			snprintf(res.digest, sizeof(res.digest), "%s",
+				 now.digest);
+			reval_end(r->d, key, &res);
+			r->outcome = OUTCOME_HIT;
+			return 1;
+		}
+		revalidate_upstream(r, t, path, accept, key, rec, &res);
+		reval_end(r->d, key, &res);
+	} else {
+		/* The time this request waited for the leader's answer. */
+		r->upstream_ms += elapsed_ms(&start);
+	}
+
+	if (res.rc < 0 || res.status >= 500 || res.status == 429) {
+		r->outcome = OUTCOME_STALE;
+		return -1;
+	}
+	r->outcome = OUTCOME_REVALIDATED;
+	if (res.status != 200 || strcmp(res.digest, rec->digest) != 0)
+		return 0;
 	return 1;
 }
 
@@ -881,16 +952,12 @@ static enum MHD_Result serve_manifest_tag(struct request *r,
 	fill_manifest_spec(spec, t, tag, accept);
 
 	if (cache_tag_read(r->d, key, &rec) == 0) {
-		int64_t age = (int64_t)time(NULL) - rec.validated;
-
-		if (age >= 0 && age < (int64_t)ttl) {
+		if (tag_fresh(&rec, ttl)) {
 			r->outcome = OUTCOME_HIT;
 			fresh = 1;
 		} else {
-			fresh = revalidate(r, t, spec->path, accept, key,
+			fresh = revalidate(r, t, spec->path, accept, key, ttl,
 					   &rec);
-			r->outcome = fresh > 0 ? OUTCOME_REVALIDATED
-					       : OUTCOME_STALE;
 		}
 		if (fresh != 0 &&
 		    respond_stored_manifest(r, conn, rec.digest,
