@@ -26,13 +26,14 @@ fuzzdir = $(top_srcdir)/tests/fuzz
 outdir = $(top_builddir)/tests/fuzz
 corpusdir = $(fuzzdir)/corpus
 
-FUZZ_CPPFLAGS = -D_GNU_SOURCE -I$(top_builddir) -I$(top_srcdir)/core \
+FUZZ_CPPFLAGS = -D_GNU_SOURCE= -I$(top_builddir) -I$(top_srcdir)/core \
 	-I$(top_srcdir)/core/include -I$(top_srcdir)/commands/serve \
-	-I$(top_srcdir)/plugins/common -I$(fuzzdir)
+	-I$(top_srcdir)/plugins/common -I$(top_srcdir)/backends/s3 \
+	-I$(fuzzdir)
 FUZZ_WARN = -Wall -Wextra -Wno-unused-parameter
 
 TARGETS = fuzz_challenge fuzz_oci fuzz_yaml fuzz_mirrorconf fuzz_token \
-	fuzz_manifest fuzz_ratelimit fuzz_credentials
+	fuzz_manifest fuzz_ratelimit fuzz_credentials fuzz_s3xml
 
 fuzz_challenge_SRC = $(fuzzdir)/fuzz_challenge.c \
 	$(top_srcdir)/core/challenge.c
@@ -68,6 +69,9 @@ fuzz_credentials_SRC = $(fuzzdir)/fuzz_credentials.c \
 	$(top_srcdir)/core/credentials.c $(top_srcdir)/core/paths.c \
 	$(top_srcdir)/core/log.c
 fuzz_credentials_LIBS = $(YAML_LIBS)
+
+fuzz_s3xml_SRC = $(fuzzdir)/fuzz_s3xml.c $(top_srcdir)/backends/s3/s3util.c
+fuzz_s3xml_LIBS = $(CRYPTO_LIBS)
 
 ALL_CFLAGS = $(FUZZ_CFLAGS) $(FUZZ_WARN) $(FUZZ_CPPFLAGS) $(YAML_CFLAGS) \
 	$(JANSSON_CFLAGS) $(CRYPTO_CFLAGS)
