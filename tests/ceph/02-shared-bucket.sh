@@ -38,6 +38,13 @@ skopeo_pull "127.0.0.1:$PORT2/library/shared:v1" "$E2E_TMP/pull2" v1 ||
 same_blobs "$E2E_TMP/pull2" "$IMAGE_MANIFEST" "$IMAGE_CONFIG" $IMAGE_LAYERS
 note "skopeo pulled from the bucket through the second mirror"
 
+# Without redirect=true the daemon sends the bytes itself.
+d=${IMAGE_LAYERS%% *}
+http_req "$E2E_TMP/blob" "http://127.0.0.1:$PORT2/v2/library/shared/blobs/$d"
+[ "$HTTP_CODE" = 200 ] || fail "a blob GET answered $HTTP_CODE, not 200"
+cmp -s "$E2E_TMP/blob" "$(layout_blob "$IMAGE_DIR" "$d")" ||
+	fail "a blob GET gave other bytes"
+
 if [ "$(id -u)" = 0 ] && command -v containerd >/dev/null &&
 	command -v ctr >/dev/null; then
 	MIRROR_PORT=$PORT2
