@@ -33,7 +33,7 @@ FUZZ_CPPFLAGS = -D_GNU_SOURCE= -I$(top_builddir) -I$(top_srcdir)/core \
 FUZZ_WARN = -Wall -Wextra -Wno-unused-parameter
 
 TARGETS = fuzz_challenge fuzz_oci fuzz_yaml fuzz_mirrorconf fuzz_token \
-	fuzz_manifest fuzz_ratelimit fuzz_credentials fuzz_s3xml
+	fuzz_manifest fuzz_ratelimit fuzz_credentials fuzz_s3xml fuzz_hostname
 
 fuzz_challenge_SRC = $(fuzzdir)/fuzz_challenge.c \
 	$(top_srcdir)/core/challenge.c
@@ -72,6 +72,9 @@ fuzz_credentials_LIBS = $(YAML_LIBS)
 
 fuzz_s3xml_SRC = $(fuzzdir)/fuzz_s3xml.c $(top_srcdir)/backends/s3/s3util.c
 fuzz_s3xml_LIBS = $(CRYPTO_LIBS)
+
+fuzz_hostname_SRC = $(fuzzdir)/fuzz_hostname.c $(top_srcdir)/core/hostname.c
+fuzz_hostname_LIBS =
 
 ALL_CFLAGS = $(FUZZ_CFLAGS) $(FUZZ_WARN) $(FUZZ_CPPFLAGS) $(YAML_CFLAGS) \
 	$(JANSSON_CFLAGS) $(CRYPTO_CFLAGS)
