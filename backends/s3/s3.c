@@ -122,7 +122,8 @@ struct s3_call {
 	size_t out_len;
 	char *dyn;
 	size_t dyn_len;
-	bool overflow;
+	bool overflow;	  /* the answer did not fit */
+	bool read_failed; /* the spool file could not be read */
 	/* Response. */
 	long status;
 	int64_t length; /* Content-Length, -1 when absent */
@@ -254,8 +255,10 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 	do
 		got = pread(c->fd, buf, want, (off_t)(c->fd_off + c->sent));
 	while (got < 0 && errno == EINTR);
-	if (got <= 0)
+	if (got <= 0) {
+		c->read_failed = true;
 		return CURL_READFUNC_ABORT;
+	}
 	c->sent += (uint64_t)got;
 	return (size_t)got;
 }
@@ -394,7 +397,8 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 	code = curl_easy_perform(h);
 	if (code == CURLE_OK) {
 		note_reachable(st, true, NULL);
-	} else if (code == CURLE_WRITE_ERROR && c->overflow) {
+	} else if (c->overflow || c->read_failed) {
+		/* Our side gave up: says nothing about the store. */
 		rc = -EIO;
 	} else if (c->status) {
 		/* An answer came, then the transfer broke. */
