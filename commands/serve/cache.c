@@ -193,10 +193,13 @@ out_free_doc:
 struct verified_entry {
 	struct verified_entry *next;
 	unsigned char md[32];
+	/* Being hashed by one request; the others wait for its verdict. */
+	bool checking;
 };
 
 struct verified_set {
 	pthread_mutex_t lock;
+	pthread_cond_t checked;		/* a check ended */
 	struct verified_entry **buckets;
 	size_t n_buckets;	/* a power of two */
 	size_t n_entries;
@@ -245,6 +248,7 @@ int verified_new(struct verified_set **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&set->lock, NULL);
+	pthread_cond_init(&set->checked, NULL);
 	*out = set;
 	return 0;
 }
@@ -262,6 +266,7 @@ void verified_free(struct verified_set *set)
 		}
 	}
 	pthread_mutex_destroy(&set->lock);
+	pthread_cond_destroy(&set->checked);
 	free(set->buckets);
 	free(set);
 }
@@ -279,13 +284,15 @@ static struct verified_entry **find_entry(struct verified_set *set,
 
 bool verified_has(struct verified_set *set, const char *digest)
 {
+	struct verified_entry *e;
 	unsigned char md[32];
 	bool found;
 
 	if (!digest_bytes(digest, md))
 		return false;
 	pthread_mutex_lock(&set->lock);
-	found = *find_entry(set, md) != NULL;
+	e = *find_entry(set, md);
+	found = e && !e->checking;
 	pthread_mutex_unlock(&set->lock);
 	return found;
 }
@@ -317,9 +324,28 @@ static void maybe_grow(struct verified_set *set)
 	free(old);
 }
 
+/* A new entry for MD at *P, the lock held. NULL when out of memory. */
+static struct verified_entry *insert_entry(struct verified_set *set,
+					   struct verified_entry **p,
+					   const unsigned char md[32],
+					   bool checking)
+{
+	struct verified_entry *e = malloc(sizeof(*e));
+
+	if (!e)
+		return NULL;
+	memcpy(e->md, md, 32);
+	e->checking = checking;
+	e->next = NULL;
+	*p = e;
+	set->n_entries++;
+	maybe_grow(set);
+	return e;
+}
+
 int verified_add(struct verified_set *set, const char *digest)
 {
-	struct verified_entry **p, *e;
+	struct verified_entry **p;
 	unsigned char md[32];
 	int rc = 0;
 
@@ -328,21 +354,60 @@ int verified_add(struct verified_set *set, const char *digest)
 	pthread_mutex_lock(&set->lock);
 	p = find_entry(set, md);
 	if (*p)
-		goto out_unlock;
-	e = malloc(sizeof(*e));
-	if (!e) {
+		(*p)->checking = false;
+	else if (!insert_entry(set, p, md, false))
 		rc = -ENOMEM;
-		goto out_unlock;
-	}
-	memcpy(e->md, md, 32);
-	e->next = NULL;
-	*p = e;
-	set->n_entries++;
-	maybe_grow(set);
-
-out_unlock:
 	pthread_mutex_unlock(&set->lock);
 	return rc;
+}
+
+/*
+ * Decide who checks MD. Returns 1 when it is verified already, 0 when the
+ * caller is to check it (and must call check_end() after), or -ENOMEM,
+ * when the caller checks it without telling anyone. A caller that finds a
+ * check in progress waits for its end: many clients asking for the same
+ * object after a restart cost one hash, and one verdict.
+ */
+static int check_begin(struct verified_set *set, const unsigned char md[32])
+{
+	struct verified_entry **p;
+	int rc;
+
+	pthread_mutex_lock(&set->lock);
+	for (;;) {
+		p = find_entry(set, md);
+		if (!*p) {
+			rc = insert_entry(set, p, md, true) ? 0 : -ENOMEM;
+			break;
+		}
+		if (!(*p)->checking) {
+			rc = 1;
+			break;
+		}
+		pthread_cond_wait(&set->checked, &set->lock);
+	}
+	pthread_mutex_unlock(&set->lock);
+	return rc;
+}
+
+/* End the check check_begin() gave the caller: GOOD keeps MD verified. */
+static void check_end(struct verified_set *set, const unsigned char md[32],
+		      bool good)
+{
+	struct verified_entry **p, *e;
+
+	pthread_mutex_lock(&set->lock);
+	p = find_entry(set, md);
+	e = *p;
+	if (e && good) {
+		e->checking = false;
+	} else if (e) {
+		*p = e->next;
+		set->n_entries--;
+		free(e);
+	}
+	pthread_cond_broadcast(&set->checked);
+	pthread_mutex_unlock(&set->lock);
 }
 
 void verified_remove(struct verified_set *set, const char *digest)
@@ -407,30 +472,15 @@ out_free:
 	return rc;
 }
 
-int cache_object_verify(struct daemon *d, const char *digest)
+/*
+ * Remove the object at KEY whose bytes hash to HEX instead of DIGEST.
+ * Returns -ENOENT once it is gone, or -EIO when it could not be removed.
+ */
+static int remove_corrupt(struct daemon *d, const char *key,
+			  const char *digest, const char *hex)
 {
-	char key[OCI_KEY_MAX], hex[65] = "";
 	int rc;
 
-	if (verified_has(d->verified, digest))
-		return 0;
-	rc = oci_blob_key(digest, key, sizeof(key));
-	if (rc < 0)
-		return rc;
-	rc = hash_object(d, key, hex);
-	if (rc < 0)
-		return rc;
-	if (strcmp(hex, digest + 7) == 0) {
-		/* Out of memory only costs a second hash next time. */
-		verified_add(d->verified, digest);
-		return 0;
-	}
-
-	/*
-	 * The bytes changed behind the daemon's back (a disk error, a hand
-	 * edit). Never serve them: remove the object so that the request
-	 * that found it fetches it upstream again.
-	 */
 	metrics_add(&d->metrics.verify_failures, 1);
 	rc = d->store->remove(d->store_state, key);
 	vkdr_log_err(d->host, MOD,
@@ -439,4 +489,36 @@ int cache_object_verify(struct daemon *d, const char *digest)
 		     rc == 0 || rc == -ENOENT ? "removed, to be fetched again"
 					      : "could not be removed");
 	return rc == 0 || rc == -ENOENT ? -ENOENT : -EIO;
+}
+
+int cache_object_verify(struct daemon *d, const char *digest)
+{
+	char key[OCI_KEY_MAX], hex[65] = "";
+	unsigned char md[32];
+	bool shared, good;
+	int rc;
+
+	rc = oci_blob_key(digest, key, sizeof(key));
+	if (rc < 0 || !digest_bytes(digest, md))
+		return rc < 0 ? rc : -EINVAL;
+	rc = check_begin(d->verified, md);
+	if (rc > 0)
+		return 0;
+	/* Out of memory, the check is this request's alone. */
+	shared = rc == 0;
+
+	rc = hash_object(d, key, hex);
+	good = rc == 0 && strcmp(hex, digest + 7) == 0;
+	/*
+	 * The bytes changed behind the daemon's back (a disk error, a hand
+	 * edit). Never serve them: remove the object so that the request
+	 * that found it fetches it upstream again. Those waiting for this
+	 * check learn the verdict only once the object is gone, so none of
+	 * them hashes it again.
+	 */
+	if (rc == 0 && !good)
+		rc = remove_corrupt(d, key, digest, hex);
+	if (shared)
+		check_end(d->verified, md, good);
+	return rc;
 }

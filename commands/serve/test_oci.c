@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -549,6 +550,71 @@ START_TEST(object_verify)
 }
 END_TEST
 
+#define CHECKERS 8
+
+struct checker {
+	struct daemon *d;
+	pthread_barrier_t *start;
+	int rc;
+};
+
+static void *check_object(void *arg)
+{
+	struct checker *c = arg;
+
+	pthread_barrier_wait(c->start);
+	c->rc = cache_object_verify(c->d, mem_digest);
+	return NULL;
+}
+
+/* Run cache_object_verify() on CHECKERS threads released at once. */
+static void check_at_once(struct daemon *d, struct checker c[CHECKERS])
+{
+	pthread_barrier_t start;
+	pthread_t t[CHECKERS];
+
+	pthread_barrier_init(&start, NULL, CHECKERS);
+	for (int i = 0; i < CHECKERS; i++) {
+		c[i] = (struct checker){ .d = d, .start = &start };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, check_object,
+						&c[i]),
+				 0);
+	}
+	for (int i = 0; i < CHECKERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+}
+
+/*
+ * Requests that check the same object at once share one check, whatever
+ * the order the threads run in: one hash of a good object, one removal
+ * and one log line for a corrupt one.
+ */
+START_TEST(object_verify_shared)
+{
+	struct checker c[CHECKERS];
+	struct daemon d;
+
+	mem_fill(&d, mem_digest);
+	check_at_once(&d, c);
+	for (int i = 0; i < CHECKERS; i++)
+		ck_assert_int_eq(c[i].rc, 0);
+	ck_assert_uint_eq(mem.gets, 1);
+	verified_free(d.verified);
+
+	mem_fill(&d, mem_digest);
+	mem.data[0] ^= 0x80;
+	check_at_once(&d, c);
+	for (int i = 0; i < CHECKERS; i++)
+		ck_assert_int_eq(c[i].rc, -ENOENT);
+	ck_assert_uint_eq(mem.gets, 1);
+	ck_assert_uint_eq(mem.removes, 1);
+	ck_assert_uint_eq(mem.errors_logged, 1);
+	ck_assert_uint_eq(d.metrics.verify_failures, 1);
+	verified_free(d.verified);
+}
+END_TEST
+
 static Suite *oci_suite(void)
 {
 	Suite *s = suite_create("serve");
@@ -568,6 +634,7 @@ static Suite *oci_suite(void)
 	tcase_add_test(tc, metrics_text);
 	tcase_add_test(tc, verified_digests);
 	tcase_add_test(tc, object_verify);
+	tcase_add_test(tc, object_verify_shared);
 	suite_add_tcase(s, tc);
 	return s;
 }
