@@ -111,7 +111,8 @@ grep -q '"listening": true' "$work/out" || fail "port not listening"
 grep -q '"upstream_reachable": false' "$work/out" ||
 	fail "closed upstream reported reachable"
 grep -q '"bytes_served": ' "$work/out" || fail "no metrics read"
-grep -q '"source": "store"' "$work/out" || fail "cache size not read"
+grep -q '"source": "metrics"' "$work/out" ||
+	fail "cache size not taken from the daemon's /metrics"
 # A proxy in the environment must not hide the daemon on loopback.
 http_proxy="http://127.0.0.1:$closed" "$VKDR" mirror status >"$work/out" \
 	2>&1 || fail "table output"
