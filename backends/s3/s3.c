@@ -22,6 +22,11 @@
  * instead of each waiting for a connect timeout, one line is logged per
  * outage, and get()/stat() answer -ENOENT so that the daemon serves from
  * the upstream as for a miss.
+ *
+ * With option local=filesystem or local=tmpfs, blobs are also copied into
+ * a local tier (tier.c) on commit and on their first hit, and served from
+ * there with a file descriptor; it also serves what it holds while the
+ * store is down.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -42,6 +47,7 @@
 #include <vkdr/module.h>
 
 #include "s3util.h"
+#include "tier.h"
 #include "util.h"
 
 #define MOD "s3"
@@ -77,6 +83,10 @@ struct s3_store {
 	bool path_style;
 	bool redirect;
 	uint64_t part_size; /* larger objects go up in parts of this size */
+	char *local;	    /* the local tier's backend, NULL for none */
+	char *local_path;
+	char *local_max;
+	struct s3_tier *tier;
 	char sigv4[96];
 	char token_header[4200];
 
@@ -88,8 +98,13 @@ struct s3_store {
 	int64_t retry_at_ms; /* atomic: monotonic time to try again */
 };
 
-/* What get() hands out in obj->priv. */
+/*
+ * What get() hands out in obj->priv: an object of the bucket, or one of
+ * the local tier (IS_LOCAL, the tier's own object in LOCAL).
+ */
 struct s3_reader {
+	bool is_local;
+	struct vkdr_object local;
 	char *key;
 	char *buf;
 	size_t buf_cap;
@@ -521,6 +536,9 @@ static void store_free(struct s3_store *st)
 	free_secret(st->token);
 	memset(st->token_header, 0, sizeof(st->token_header));
 	free(st->spool);
+	free(st->local);
+	free(st->local_path);
+	free(st->local_max);
 	free(st);
 }
 
@@ -567,6 +585,18 @@ static int apply_option(struct s3_store *st, const char *key, const char *value)
 			goto out_bad;
 		return 0;
 	}
+	if (!strcmp(key, "local")) {
+		if (strcmp(value, "filesystem") && strcmp(value, "tmpfs"))
+			goto out_bad;
+		return set_string(&st->local, value);
+	}
+	if (!strcmp(key, "local-path")) {
+		if (*value != '/')
+			goto out_bad;
+		return set_string(&st->local_path, value);
+	}
+	if (!strcmp(key, "local-max-size"))
+		return set_string(&st->local_max, value);
 	vkdr_log_err(host, MOD, "unknown option \"%s\"", key);
 	return -EINVAL;
 
@@ -739,9 +769,22 @@ static int s3_open(const struct vkdr_host *host, const struct vkdr_option *opts,
 			     strerror(-rc));
 		goto out_free_store;
 	}
+	if (!st->local && (st->local_path || st->local_max)) {
+		vkdr_log_err(host, MOD,
+			     "local-path and local-max-size need "
+			     "local=filesystem or local=tmpfs");
+		rc = -EINVAL;
+		goto out_free_store;
+	}
 	rc = bucket_ensure(st);
 	if (rc < 0)
 		goto out_free_store;
+	if (st->local) {
+		rc = tier_open(host, st->local, st->local_path, st->local_max,
+			       &st->tier);
+		if (rc < 0)
+			goto out_free_store;
+	}
 	*state = st;
 	return 0;
 
@@ -752,7 +795,10 @@ out_free_store:
 
 static void s3_close(void *state)
 {
-	store_free(state);
+	struct s3_store *st = state;
+
+	tier_close(st->tier);
+	store_free(st);
 }
 
 /* ---- Reading ----------------------------------------------------------- */
@@ -788,18 +834,80 @@ static int head_object(struct s3_store *st, const char *key,
 
 static int s3_stat(void *state, const char *key, struct vkdr_object_info *info)
 {
-	return head_object(state, key, info);
+	struct s3_store *st = state;
+
+	if (st->tier && tier_wants(key) && backend_key_valid(key) &&
+	    tier_stat(st->tier, key, info) == 0)
+		return 0;
+	return head_object(st, key, info);
 }
 
+static ssize_t get_range(struct s3_store *st, const char *key, uint64_t off,
+			 char *buf, size_t len);
+
+/* What tier_copy() reads a blob of the bucket through. */
+struct bucket_source {
+	struct s3_store *st;
+	const char *key;
+};
+
+static ssize_t read_bucket(void *arg, uint64_t off, void *buf, size_t len)
+{
+	struct bucket_source *src = arg;
+
+	return get_range(src->st, src->key, off, buf, len);
+}
+
+/*
+ * Open KEY from the local tier into OBJ, as a reader of this backend.
+ * Returns 0, or -ENOENT when the tier does not hold it.
+ */
+static int get_local(struct s3_store *st, const char *key,
+		     struct vkdr_object *obj)
+{
+	struct s3_reader *rd;
+	int rc;
+
+	rd = calloc(1, sizeof(*rd));
+	if (!rd)
+		return -ENOMEM;
+	rc = tier_get(st->tier, key, &rd->local);
+	if (rc < 0) {
+		free(rd);
+		return rc;
+	}
+	rd->is_local = true;
+	obj->fd = rd->local.fd;
+	obj->offset = rd->local.offset;
+	obj->size = rd->local.size;
+	obj->priv = rd;
+	return 0;
+}
+
+/*
+ * A blob comes from the local tier when it holds a copy; otherwise from
+ * the bucket, after a copy into the tier when it fits there, so that the
+ * next request for it is served locally. While the bucket is down, what
+ * the tier holds is still served.
+ */
 static int s3_get(void *state, const char *key, struct vkdr_object *obj)
 {
+	struct s3_store *st = state;
+	bool local = st->tier && tier_wants(key) && backend_key_valid(key);
+	struct bucket_source src = { st, key };
 	struct vkdr_object_info info;
 	struct s3_reader *rd;
 	int rc;
 
-	rc = head_object(state, key, &info);
+	if (local && get_local(st, key, obj) == 0)
+		return 0;
+	rc = head_object(st, key, &info);
 	if (rc < 0)
 		return rc;
+	if (local &&
+	    tier_copy(st->tier, key, info.size, read_bucket, &src) == 0 &&
+	    get_local(st, key, obj) == 0)
+		return 0;
 	rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
@@ -853,6 +961,8 @@ static ssize_t s3_read(void *state, struct vkdr_object *obj, uint64_t off,
 	size_t want;
 	ssize_t n;
 
+	if (rd->is_local)
+		return tier_read(st->tier, &rd->local, off, buf, len);
 	if (off >= obj->size || !len)
 		return 0;
 	if (len > obj->size - off)
@@ -892,8 +1002,11 @@ static ssize_t s3_read(void *state, struct vkdr_object *obj, uint64_t off,
 
 static void s3_release(void *state, struct vkdr_object *obj)
 {
+	struct s3_store *st = state;
 	struct s3_reader *rd = obj->priv;
 
+	if (rd && rd->is_local)
+		tier_release(st->tier, &rd->local);
 	if (rd) {
 		free(rd->buf);
 		free(rd->key);
@@ -1086,6 +1199,22 @@ out_free_xml:
 	return rc;
 }
 
+static ssize_t read_spool(void *arg, uint64_t off, void *buf, size_t len)
+{
+	struct s3_writer *w = arg;
+	ssize_t n;
+
+	do
+		n = pread(w->fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Upload to the bucket first, the shared truth; then keep a copy of a
+ * blob in the local tier from the spool file, best effort: the tier's
+ * failure is not the commit's.
+ */
 static int s3_put_commit(void *state, void *writer)
 {
 	struct s3_store *st = state;
@@ -1095,8 +1224,7 @@ static int s3_put_commit(void *state, void *writer)
 
 	if (w->size > st->part_size) {
 		rc = put_multipart(st, w);
-		writer_free(w);
-		return rc;
+		goto out_copy;
 	}
 	call_init(&c, "PUT", w->key);
 	c.fd = w->fd;
@@ -1108,6 +1236,9 @@ static int s3_put_commit(void *state, void *writer)
 			log_status(st, &c);
 	}
 	free(c.dyn);
+out_copy:
+	if (rc == 0 && st->tier && tier_wants(w->key))
+		tier_copy(st->tier, w->key, w->size, read_spool, w);
 	writer_free(w);
 	return rc;
 }
@@ -1121,13 +1252,16 @@ static int s3_remove(void *state, const char *key)
 {
 	struct vkdr_object_info info;
 	struct s3_store *st = state;
+	bool had_local = false;
 	struct s3_call c;
 	int rc;
 
+	if (st->tier && tier_wants(key) && backend_key_valid(key))
+		had_local = tier_remove(st->tier, key) == 0;
 	/* DELETE answers 204 for a missing key too: look first. */
 	rc = head_object(st, key, &info);
 	if (rc < 0)
-		return rc;
+		return had_local && rc == -ENOENT ? 0 : rc;
 	call_init(&c, "DELETE", key);
 	rc = s3_perform(st, &c);
 	if (rc == 0) {
@@ -1319,10 +1453,15 @@ static int s3_redirect_url(void *state, const char *key, unsigned ttl,
 	struct s3_presign p;
 	int n, rc;
 
+	struct vkdr_object_info info;
+
 	if (!st->redirect)
 		return -ENOTSUP;
 	if (!backend_key_valid(key))
 		return -EINVAL;
+	/* A blob the local tier holds is served from there, never sent away. */
+	if (st->tier && tier_wants(key) && tier_stat(st->tier, key, &info) == 0)
+		return -ENOTSUP;
 	endpoint_host(st, host, sizeof(host));
 	if (st->path_style)
 		n = snprintf(path, sizeof(path), "/%s/%s%s", st->bucket,
