@@ -40,7 +40,7 @@ struct store {
 /* A tagged manifest: what index.json lists. */
 struct tagged {
 	char ref[700];		/* REGISTRY/NAME:TAG */
-	char digest[DIGEST_LEN + 1];
+	char digest[OCI_DIGEST_LEN + 1];
 	char media_type[256];
 	uint64_t size;
 };
@@ -162,12 +162,12 @@ static void blob_key(const char *digest, char *out, size_t outlen)
 struct export {
 	struct store store;
 	struct list tagged;	/* struct tagged */
-	struct list blobs;	/* char[DIGEST_LEN + 1] */
+	struct list blobs;	/* char[OCI_DIGEST_LEN + 1] */
 };
 
 static bool blob_listed(struct export *e, const char *digest)
 {
-	char(*d)[DIGEST_LEN + 1] = e->blobs.items;
+	char(*d)[OCI_DIGEST_LEN + 1] = e->blobs.items;
 
 	for (size_t i = 0; i < e->blobs.n; i++)
 		if (strcmp(d[i], digest) == 0)
@@ -184,7 +184,7 @@ static int list_blob(struct export *e, const char *digest)
 	slot = list_add(&e->blobs);
 	if (!slot)
 		return -ENOMEM;
-	snprintf(slot, DIGEST_LEN + 1, "%s", digest);
+	snprintf(slot, OCI_DIGEST_LEN + 1, "%s", digest);
 	return 0;
 }
 
@@ -204,7 +204,7 @@ static int collect_tag(void *arg, const char *key,
 		return 0;
 	if (store_read_all(&e->store, key, 1023, &buf, &len) < 0)
 		return 0;
-	rc = tag_record_parse(buf, len, &rec);
+	rc = cache_tag_parse(buf, len, &rec);
 	free(buf);
 	if (rc < 0)
 		return 0;
@@ -229,7 +229,7 @@ static int collect_tag(void *arg, const char *key,
 static int collect_blob(void *arg, const char *key,
 			const struct vkdr_object_info *info)
 {
-	char digest[DIGEST_LEN + 1];
+	char digest[OCI_DIGEST_LEN + 1];
 
 	if (strlen(key) != 13 + 64)
 		return 0;
@@ -374,7 +374,7 @@ static int list_untagged(struct export *e, const char *digest)
 	}
 	snprintf(t->digest, sizeof(t->digest), "%s", digest);
 	t->size = len;
-	rc = manifest_media_type(buf, len, t->media_type,
+	rc = cache_manifest_type(buf, len, t->media_type,
 				 sizeof(t->media_type));
 	free(buf);
 	return rc;
@@ -464,7 +464,7 @@ static void drop_dangling_tags(struct export *e)
 static int write_blob(struct export *e, FILE *out, const char *digest)
 {
 	struct store *s = &e->store;
-	char key[128], name[128], got[DIGEST_LEN + 1], buf[65536];
+	char key[128], name[128], got[OCI_DIGEST_LEN + 1], buf[65536];
 	struct vkdr_object obj;
 	EVP_MD_CTX *md;
 	uint64_t off = 0;
@@ -555,7 +555,7 @@ static char *index_json(const struct export *e)
 /* Write the archive to PATH.tmp, then rename it into place. */
 static int write_archive(struct export *e, const char *path)
 {
-	char tmp[4200], (*blobs)[DIGEST_LEN + 1] = e->blobs.items;
+	char tmp[4200], (*blobs)[OCI_DIGEST_LEN + 1] = e->blobs.items;
 	char *index = NULL;
 	FILE *out;
 	int rc;
@@ -603,7 +603,7 @@ int export_cache_run(const struct vkdr_host *host, int argc, char **argv)
 {
 	struct export e = {
 		.tagged = { .size = sizeof(struct tagged) },
-		.blobs = { .size = DIGEST_LEN + 1 },
+		.blobs = { .size = OCI_DIGEST_LEN + 1 },
 	};
 	const char *output = NULL, *v;
 	char **images;
@@ -679,7 +679,7 @@ out_free_images:
 static int import_blob(struct store *s, FILE *in, const char *digest,
 		       uint64_t size)
 {
-	char key[128], got[DIGEST_LEN + 1], buf[65536];
+	char key[128], got[OCI_DIGEST_LEN + 1], buf[65536];
 	struct vkdr_object_info info;
 	void *writer = NULL;
 	EVP_MD_CTX *md;
@@ -765,7 +765,7 @@ static int import_tag(struct store *s, const char *ref, const char *digest)
 	rc = store_read_all(s, key, MANIFEST_MAX, &buf, &len);
 	if (rc < 0)
 		return rc;
-	rc = manifest_media_type(buf, len, rec.media_type,
+	rc = cache_manifest_type(buf, len, rec.media_type,
 				 sizeof(rec.media_type));
 	free(buf);
 	if (rc < 0)
@@ -773,7 +773,7 @@ static int import_tag(struct store *s, const char *ref, const char *digest)
 	snprintf(rec.digest, sizeof(rec.digest), "%s", digest);
 	rec.size = len;
 	rec.validated = 0;
-	rc = tag_record_format(&rec, rec_text, sizeof(rec_text));
+	rc = cache_tag_format(&rec, rec_text, sizeof(rec_text));
 	if (rc < 0)
 		return rc;
 
@@ -880,7 +880,7 @@ int import_cache_run(const struct vkdr_host *host, int argc, char **argv)
 		goto out_close;
 
 	while ((rc = tar_next(in, &ent)) == 1) {
-		char digest[DIGEST_LEN + 1];
+		char digest[OCI_DIGEST_LEN + 1];
 		bool is_blob = strncmp(ent.name, "blobs/sha256/", 13) == 0 &&
 			       strlen(ent.name) == 13 + 64 && ent.type == '0';
 

@@ -4,10 +4,10 @@
  * The module has three commands: "vkdr mirror prefetch" pulls images
  * through the mirror daemon so that they are cached before anyone needs
  * them; "export-cache" and "import-cache" move cached content between
- * machines as an OCI image layout in a tar file. The daemon's own code is
- * another module, so the few rules of its cache layout that these commands
- * must follow (how a tag record is keyed and written) are restated in
- * ref.c; commands/serve/oci.c and cache.c are the originals.
+ * machines as an OCI image layout in a tar file. What they must agree on
+ * with the daemon (the distribution grammar, how a tag record is keyed
+ * and written) comes from the daemon's own code: they link
+ * commands/serve/liboci.la (oci.h, record.h).
  */
 #ifndef VKDR_PREFETCH_H
 #define VKDR_PREFETCH_H
@@ -20,15 +20,12 @@
 #include <openssl/evp.h>
 #include <vkdr/module.h>
 
+#include "oci.h"
+#include "record.h"
+
 #define MOD "prefetch"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-/* "sha256:" and 64 hex digits. */
-#define DIGEST_LEN 71
-
-/* Manifests larger than this are refused, as the daemon does. */
-#define MANIFEST_MAX (4u << 20)
 
 /* ---- ref.c: image references ----------------------------------------- */
 
@@ -41,7 +38,7 @@ struct image_ref {
 	char registry[256];
 	char name[256];
 	char tag[129];
-	char digest[DIGEST_LEN + 1];
+	char digest[OCI_DIGEST_LEN + 1];
 };
 
 /*
@@ -60,10 +57,13 @@ void image_ref_format(const struct image_ref *ref, char *out,
 		      size_t outlen);
 
 /* True when TEXT is "sha256:" and 64 lowercase hex digits. */
-bool digest_valid(const char *text);
+static inline bool digest_valid(const char *text)
+{
+	return oci_digest_check(text) == OCI_OK;
+}
 
 /* Finish the SHA-256 in MD and write it to OUT as "sha256:<hex>". */
-void digest_final(EVP_MD_CTX *md, char out[DIGEST_LEN + 1]);
+void digest_final(EVP_MD_CTX *md, char out[OCI_DIGEST_LEN + 1]);
 
 /*
  * The mirror of CFG that serves REGISTRY: the one configured for it, else
@@ -96,13 +96,6 @@ extern const struct client_accept *const client_accepts[];
 int client_accept_value(const struct client_accept *c, char *out,
 			size_t outlen);
 
-/*
- * Accept value as the daemon normalises it before hashing: media types
- * lowercased without parameters, sorted, duplicates dropped, joined by
- * commas. 0 or -ENAMETOOLONG.
- */
-int accept_normalise(const char *accept, char *out, size_t outlen);
-
 /* True when a manifest of MEDIA_TYPE answers the Accept value ACCEPT. */
 bool accept_allows(const char *accept, const char *media_type);
 
@@ -123,27 +116,6 @@ int tag_record_key(const char *registry, const char *repository,
 int tag_record_key_parse(const char *key, char *registry, size_t reglen,
 			 char *repository, size_t repolen, char *tag,
 			 size_t taglen);
-
-/* A tag record as the daemon writes it. */
-struct tag_record {
-	char digest[DIGEST_LEN + 1];
-	char media_type[256];
-	uint64_t size;
-	int64_t validated;
-};
-
-/* Format REC into BUF; the length, or -ENOSPC. */
-int tag_record_format(const struct tag_record *rec, char *buf, size_t len);
-
-/* Parse a record; 0 or -EINVAL. */
-int tag_record_parse(const char *buf, size_t len, struct tag_record *rec);
-
-/*
- * The media type of manifest BUF: its mediaType field or what its shape
- * says. 0 with OUT filled, or -EINVAL when BUF is no manifest.
- */
-int manifest_media_type(const char *buf, size_t len, char *out,
-			size_t outlen);
 
 /* ---- tar.c: ustar archives -------------------------------------------- */
 

@@ -45,7 +45,7 @@ struct image {
 };
 
 struct blob {
-	char digest[DIGEST_LEN + 1];
+	char digest[OCI_DIGEST_LEN + 1];
 	uint64_t size;
 	size_t image;			/* the first image that needs it */
 	bool *needed_by;		/* one flag per image */
@@ -64,7 +64,7 @@ struct prefetch {
 	size_t n_images;
 	struct blob *blobs;
 	size_t n_blobs;
-	char (*seen)[DIGEST_LEN + 1];	/* manifests this image walked */
+	char (*seen)[OCI_DIGEST_LEN + 1];	/* manifests this image walked */
 	size_t n_seen;
 	struct platform platform;
 	bool all_platforms;
@@ -121,7 +121,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 static int daemon_get(struct prefetch *p, const struct image *img,
 		      const char *kind, const char *reference,
 		      const char *const *accept, struct body *b,
-		      char digest[DIGEST_LEN + 1], char *err, size_t errlen)
+		      char digest[OCI_DIGEST_LEN + 1], char *err, size_t errlen)
 {
 	struct curl_slist *headers = NULL;
 	char url[1024], line[2100];
@@ -260,7 +260,7 @@ static int add_descriptor(struct prefetch *p, size_t image, json_t *desc)
 /* Remember DIGEST as walked; false when it was already. */
 static bool first_visit(struct prefetch *p, const char *digest)
 {
-	char(*grown)[DIGEST_LEN + 1];
+	char(*grown)[OCI_DIGEST_LEN + 1];
 
 	for (size_t i = 0; i < p->n_seen; i++)
 		if (strcmp(p->seen[i], digest) == 0)
@@ -269,7 +269,7 @@ static bool first_visit(struct prefetch *p, const char *digest)
 	if (!grown)
 		return true;
 	p->seen = grown;
-	snprintf(p->seen[p->n_seen++], DIGEST_LEN + 1, "%s", digest);
+	snprintf(p->seen[p->n_seen++], OCI_DIGEST_LEN + 1, "%s", digest);
 	return true;
 }
 
@@ -297,7 +297,7 @@ static int fetch_child(struct prefetch *p, size_t image, const char *digest,
 {
 	struct image *img = &p->images[image];
 	struct body b = { .max = MANIFEST_MAX };
-	char got[DIGEST_LEN + 1], err[300];
+	char got[OCI_DIGEST_LEN + 1], err[300];
 	int rc;
 
 	if (!first_visit(p, digest))
@@ -430,7 +430,7 @@ out_free_doc:
 static void resolve_image(struct prefetch *p, size_t image)
 {
 	struct image *img = &p->images[image];
-	char digest[DIGEST_LEN + 1], err[300];
+	char digest[OCI_DIGEST_LEN + 1], err[300];
 
 	/*
 	 * Manifests are walked once per image, so that a blob two images
@@ -534,7 +534,7 @@ static void fetch_blob(struct prefetch *p, struct blob *bl)
 {
 	struct image *img = &p->images[bl->image];
 	struct body b = { .p = p };
-	char got[DIGEST_LEN + 1], err[300];
+	char got[OCI_DIGEST_LEN + 1], err[300];
 	int rc;
 
 	p->current = 0;

@@ -5,9 +5,10 @@
  * storage key names the registry, the repository, the tag and a hash of
  * the normalised Accept set the client asked with, since the same tag may
  * be an index for one client and a single manifest for another. Import
- * must write records the daemon will find, so the key and the record
- * format are restated here; they are part of the cache layout described
- * in doc/daemon.md and must change together with the daemon's.
+ * must write records the daemon will find, so the key, the grammar and the
+ * record format come from the daemon's own code (commands/serve/oci.c and
+ * record.c, linked as liboci.la); only the Accept lines of the clients
+ * prefetch imitates are kept here.
  */
 #include "config.h"
 
@@ -88,7 +89,7 @@ int client_accept_value(const struct client_accept *c, char *out,
 	return 0;
 }
 
-void digest_final(EVP_MD_CTX *md, char out[DIGEST_LEN + 1])
+void digest_final(EVP_MD_CTX *md, char out[OCI_DIGEST_LEN + 1])
 {
 	unsigned char sum[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
@@ -97,68 +98,11 @@ void digest_final(EVP_MD_CTX *md, char out[DIGEST_LEN + 1])
 	EVP_DigestFinal_ex(md, sum, &len);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-	snprintf(out, DIGEST_LEN + 1, "sha256:%s", hex);
+	snprintf(out, OCI_DIGEST_LEN + 1, "sha256:%s", hex);
 }
 
-bool digest_valid(const char *text)
-{
-	if (strncmp(text, "sha256:", 7) != 0 || strlen(text) != DIGEST_LEN)
-		return false;
-	for (const char *p = text + 7; *p; p++)
-		if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f'))
-			return false;
-	return true;
-}
 
-static bool tag_valid(const char *tag)
-{
-	size_t len = strlen(tag);
 
-	if (len == 0 || len > 128 || tag[0] == '.' || tag[0] == '-')
-		return false;
-	for (const char *p = tag; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
-			return false;
-	return true;
-}
-
-/*
- * Repository names: lowercase components of [a-z0-9] joined by '.', '_',
- * '__' or '-', separated by '/'. The check is looser than the grammar
- * (separators may repeat) and stricter where it matters here: nothing
- * that could escape a storage key.
- */
-static bool name_valid(const char *name)
-{
-	const char *p = name;
-
-	if (!*name || strlen(name) > 255)
-		return false;
-	for (; *p; p++) {
-		if (*p == '/') {
-			if (p == name || p[1] == '/' || p[1] == '\0')
-				return false;
-			continue;
-		}
-		if (!islower((unsigned char)*p) &&
-		    !isdigit((unsigned char)*p) && !strchr("._-", *p))
-			return false;
-		if (*p == '.' && (p == name || p[-1] == '/' || p[-1] == '.'))
-			return false;
-	}
-	return true;
-}
-
-static bool registry_valid(const char *registry)
-{
-	if (!*registry || strlen(registry) > 255 || registry[0] == '-' ||
-	    registry[0] == '.')
-		return false;
-	for (const char *p = registry; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr(".-:", *p))
-			return false;
-	return true;
-}
 
 static bool looks_like_registry(const char *first, size_t len)
 {
@@ -209,7 +153,7 @@ int image_ref_parse(const char *text, struct image_ref *ref, char *err,
 	colon = strrchr(rest, ':');
 	if (colon && !strchr(colon, '/')) {
 		*colon++ = '\0';
-		if (!tag_valid(colon)) {
+		if (!oci_tag_valid(colon)) {
 			snprintf(err, errlen, "'%s' is not a valid tag",
 				 colon);
 			return -EINVAL;
@@ -229,12 +173,12 @@ int image_ref_parse(const char *text, struct image_ref *ref, char *err,
 		snprintf(err, errlen, "the repository name is too long");
 		return -EINVAL;
 	}
-	if (!registry_valid(ref->registry)) {
+	if (!oci_registry_valid(ref->registry)) {
 		snprintf(err, errlen, "'%s' is not a registry host",
 			 ref->registry);
 		return -EINVAL;
 	}
-	if (!name_valid(ref->name)) {
+	if (!oci_name_valid(ref->name)) {
 		snprintf(err, errlen,
 			 "'%s' is not a repository name (lowercase letters, "
 			 "digits, '.', '_', '-', components joined by '/')",
@@ -255,18 +199,6 @@ void image_ref_format(const struct image_ref *ref, char *out,
 			 ref->tag);
 }
 
-/* "*.azurecr.io" covers "x.azurecr.io", not "azurecr.io". */
-static bool host_covers(const char *pattern, const char *registry)
-{
-	size_t pl, rl;
-
-	if (strncmp(pattern, "*.", 2) != 0)
-		return false;
-	pl = strlen(pattern + 1);
-	rl = strlen(registry);
-	return rl > pl && strcmp(registry + rl - pl, pattern + 1) == 0;
-}
-
 const struct vkdr_mirror *mirror_for_registry(const struct vkdr_config *cfg,
 					      const char *registry)
 {
@@ -277,18 +209,13 @@ const struct vkdr_mirror *mirror_for_registry(const struct vkdr_config *cfg,
 
 		if (strcmp(m->host, registry) == 0)
 			return m;
-		if (!wild && host_covers(m->host, registry))
+		if (!wild && oci_registry_matches(m->host, registry))
 			wild = m;
 	}
 	return wild;
 }
 
 /* ---- Accept sets ------------------------------------------------------ */
-
-static int compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /*
  * Split ACCEPT into media types in BUF: parameters and blanks removed,
@@ -324,33 +251,6 @@ static int accept_split(const char *accept, char *buf, size_t buflen,
 	return (int)n;
 }
 
-int accept_normalise(const char *accept, char *out, size_t outlen)
-{
-	char buf[2048], *types[64];
-	size_t len = 0;
-	int n;
-
-	if (outlen == 0)
-		return -ENAMETOOLONG;
-	out[0] = '\0';
-	n = accept_split(accept, buf, sizeof(buf), types, 64);
-	if (n < 0)
-		return n;
-	qsort(types, (size_t)n, sizeof(types[0]), compare_strings);
-	for (int i = 0; i < n; i++) {
-		size_t tl = strlen(types[i]);
-
-		if (i > 0 && strcmp(types[i], types[i - 1]) == 0)
-			continue;
-		if (len + tl + 2 > outlen)
-			return -ENAMETOOLONG;
-		if (len)
-			out[len++] = ',';
-		memcpy(out + len, types[i], tl + 1);
-		len += tl;
-	}
-	return 0;
-}
 
 bool accept_allows(const char *accept, const char *media_type)
 {
@@ -378,44 +278,11 @@ int tag_record_key(const char *registry, const char *repository,
 		   const char *tag, const char *accept, char *out,
 		   size_t outlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char norm[2048], reg[256], enc[2 * 128 + 1];
-	unsigned int mdlen = 0;
-	size_t e = 0;
-	int n;
+	char norm[2048];
+	int rc = oci_accept_normalise(accept, norm, sizeof(norm));
 
-	if (!registry_valid(registry) || !name_valid(repository) ||
-	    !tag_valid(tag))
-		return -EINVAL;
-	n = accept_normalise(accept, norm, sizeof(norm));
-	if (n < 0)
-		return n;
-
-	/* A port's colon and a tag's capitals cannot be in a key. */
-	snprintf(reg, sizeof(reg), "%s", registry);
-	for (char *c = reg; *c; c++)
-		if (*c == ':')
-			*c = '_';
-	for (const char *c = tag; *c; c++) {
-		if (*c == '_') {
-			enc[e++] = '_';
-			enc[e++] = '_';
-		} else if (isupper((unsigned char)*c)) {
-			enc[e++] = '_';
-			enc[e++] = (char)tolower((unsigned char)*c);
-		} else {
-			enc[e++] = *c;
-		}
-	}
-	enc[e] = '\0';
-
-	if (!EVP_Digest(norm, strlen(norm), md, &mdlen, EVP_sha256(), NULL))
-		return -ENOMEM;
-	n = snprintf(out, outlen,
-		     "tags/%s/%s/%s/%02x%02x%02x%02x%02x%02x%02x%02x", reg,
-		     repository, enc, md[0], md[1], md[2], md[3], md[4], md[5],
-		     md[6], md[7]);
-	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+	return rc < 0 ? rc : oci_tag_key(registry, repository, tag, norm, out,
+					 outlen);
 }
 
 int tag_record_key_parse(const char *key, char *registry, size_t reglen,
@@ -462,87 +329,5 @@ int tag_record_key_parse(const char *key, char *registry, size_t reglen,
 	return t ? 0 : -EINVAL;
 }
 
-int tag_record_format(const struct tag_record *rec, char *buf, size_t len)
-{
-	int n = snprintf(buf, len,
-			 "digest=%s\nmedia-type=%s\nsize=%" PRIu64
-			 "\nvalidated=%" PRId64 "\n",
-			 rec->digest, rec->media_type, rec->size,
-			 rec->validated);
 
-	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
-}
 
-int tag_record_parse(const char *buf, size_t len, struct tag_record *rec)
-{
-	char text[1024], *save = NULL, *line;
-	unsigned seen = 0;
-
-	if (len >= sizeof(text))
-		return -EINVAL;
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	memset(rec, 0, sizeof(*rec));
-
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '='), *end;
-
-		if (!eq)
-			return -EINVAL;
-		*eq++ = '\0';
-		if (strcmp(line, "digest") == 0 && digest_valid(eq)) {
-			snprintf(rec->digest, sizeof(rec->digest), "%s", eq);
-			seen |= 1;
-		} else if (strcmp(line, "media-type") == 0) {
-			snprintf(rec->media_type, sizeof(rec->media_type),
-				 "%s", eq);
-			seen |= 2;
-		} else if (strcmp(line, "size") == 0) {
-			rec->size = strtoull(eq, &end, 10);
-			if (end == eq || *end)
-				return -EINVAL;
-			seen |= 4;
-		} else if (strcmp(line, "validated") == 0) {
-			rec->validated = strtoll(eq, &end, 10);
-			if (end == eq || *end)
-				return -EINVAL;
-			seen |= 8;
-		}
-	}
-	return seen == 15 ? 0 : -EINVAL;
-}
-
-int manifest_media_type(const char *buf, size_t len, char *out,
-			size_t outlen)
-{
-	const char *type = NULL;
-	json_t *doc, *v;
-	int rc = 0;
-
-	doc = json_loadb(buf, len, 0, NULL);
-	if (!json_is_object(doc)) {
-		rc = -EINVAL;
-		goto out_free_doc;
-	}
-	v = json_object_get(doc, "mediaType");
-	if (json_is_string(v))
-		type = json_string_value(v);
-	else if (json_is_array(json_object_get(doc, "manifests")))
-		type = TYPE_OCI_INDEX;
-	else if (json_is_object(json_object_get(doc, "config")))
-		type = TYPE_OCI_MANIFEST;
-	else if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1)
-		type = json_is_array(json_object_get(doc, "signatures")) ?
-			       TYPE_DOCKER_V1_SIGNED :
-			       TYPE_DOCKER_V1;
-	if (!type) {
-		rc = -EINVAL;
-		goto out_free_doc;
-	}
-	snprintf(out, outlen, "%s", type);
-
-out_free_doc:
-	json_decref(doc);
-	return rc;
-}

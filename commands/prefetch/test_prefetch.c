@@ -106,11 +106,11 @@ START_TEST(accept_sets)
 	char out[2048], value[2048], key[1024];
 	bool found = false;
 
-	ck_assert_int_eq(accept_normalise("B/x; q=0.5, a/Y ,b/x,", out,
+	ck_assert_int_eq(oci_accept_normalise("B/x; q=0.5, a/Y ,b/x,", out,
 					  sizeof(out)),
 			 0);
 	ck_assert_str_eq(out, "a/y,b/x");
-	ck_assert_int_eq(accept_normalise("", out, sizeof(out)), 0);
+	ck_assert_int_eq(oci_accept_normalise("", out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "");
 
 	ck_assert(accept_allows("a/x, b/y", "b/y"));
@@ -223,22 +223,22 @@ START_TEST(tag_records)
 	char buf[1024];
 	int n;
 
-	n = tag_record_format(&rec, buf, sizeof(buf));
+	n = cache_tag_format(&rec, buf, sizeof(buf));
 	ck_assert_int_gt(n, 0);
 	ck_assert_str_eq(buf, "digest=sha256:" HEX64 "\n"
 			      "media-type=application/vnd.oci.image.index."
 			      "v1+json\nsize=491\nvalidated=0\n");
-	ck_assert_int_eq(tag_record_parse(buf, (size_t)n, &back), 0);
+	ck_assert_int_eq(cache_tag_parse(buf, (size_t)n, &back), 0);
 	ck_assert_str_eq(back.digest, rec.digest);
 	ck_assert_uint_eq(back.size, 491);
-	ck_assert_int_eq(tag_record_parse("digest=x\n", 9, &back), -EINVAL);
-	ck_assert_int_eq(tag_record_format(&rec, buf, 20), -ENOSPC);
+	ck_assert_int_eq(cache_tag_parse("digest=x\n", 9, &back), -EINVAL);
+	ck_assert_int_eq(cache_tag_format(&rec, buf, 20), -ENOSPC);
 
-	ck_assert_int_eq(manifest_media_type("{\"manifests\":[]}", 16, buf,
+	ck_assert_int_eq(cache_manifest_type("{\"manifests\":[]}", 16, buf,
 					     sizeof(buf)),
 			 0);
 	ck_assert_str_eq(buf, "application/vnd.oci.image.index.v1+json");
-	ck_assert_int_eq(manifest_media_type("[]", 2, buf, sizeof(buf)),
+	ck_assert_int_eq(cache_manifest_type("[]", 2, buf, sizeof(buf)),
 			 -EINVAL);
 }
 END_TEST

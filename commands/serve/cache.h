@@ -17,16 +17,7 @@
 
 #include "daemon.h"
 #include "oci.h"
-
-/* Manifests larger than this are refused, as registries do. */
-#define MANIFEST_MAX (4u << 20)
-
-struct tag_record {
-	char digest[OCI_DIGEST_LEN + 1];
-	char media_type[256];
-	uint64_t size;
-	int64_t validated;	/* seconds since the epoch */
-};
+#include "record.h"
 
 /*
  * Read the tag record at KEY. Returns 0, -ENOENT, or -EINVAL when the
@@ -39,29 +30,12 @@ int cache_tag_write(struct daemon *d, const char *key,
 		    const struct tag_record *rec);
 
 /*
- * Format REC as stored, and parse it back; exposed for the tests.
- * cache_tag_format returns the length or -ENOSPC; cache_tag_parse 0 or
- * -EINVAL.
- */
-int cache_tag_format(const struct tag_record *rec, char *buf, size_t len);
-int cache_tag_parse(const char *buf, size_t len, struct tag_record *rec);
-
-/*
  * Read the whole object at KEY into a new buffer when it holds at most
  * MAX bytes. Returns 0 with *BUF (free it) and *LEN, -ENOENT, -EFBIG, or
  * another negative errno.
  */
 int cache_read_all(struct daemon *d, const char *key, size_t max,
 		   char **buf, size_t *len);
-
-/*
- * The media type of the manifest in BUF: its mediaType field, or, for
- * documents without one, what their shape says (an OCI index or image
- * manifest, or a schema 1 manifest). Returns 0 with OUT filled, or
- * -EINVAL when BUF is not a manifest at all.
- */
-int cache_manifest_type(const char *buf, size_t len, char *out,
-			size_t outlen);
 
 /*
  * The digests whose stored bytes this daemon has read back from the store

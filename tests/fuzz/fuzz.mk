@@ -57,7 +57,7 @@ fuzz_token_LIBS = $(JANSSON_LIBS)
 
 fuzz_manifest_SRC = $(fuzzdir)/fuzz_manifest.c \
 	$(top_srcdir)/commands/serve/oci.c \
-	$(top_srcdir)/commands/serve/cache.c
+	$(top_srcdir)/commands/serve/record.c
 fuzz_manifest_LIBS = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 
 fuzz_ratelimit_SRC = $(fuzzdir)/fuzz_ratelimit.c \
