@@ -808,6 +808,9 @@ main()
 		--readme "$BENCH_DIR/README.md"
 }
 
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-main "$@"
+# Sourced (bench/s3.sh does, for its helpers), it only defines them.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	main "$@"
+fi
