@@ -111,47 +111,6 @@ static void store_close(struct store *s)
 	s->host->config_free(s->cfg);
 }
 
-/* KEY's whole content when it holds at most MAX bytes; free *BUF. */
-static int store_read_all(struct store *s, const char *key, size_t max,
-			  char **buf, size_t *len)
-{
-	struct vkdr_object obj;
-	size_t got = 0;
-	char *data;
-	int rc;
-
-	rc = s->ops->get(s->state, key, &obj);
-	if (rc < 0)
-		return rc;
-	if (obj.size > max) {
-		rc = -EFBIG;
-		goto out_release;
-	}
-	data = malloc(obj.size + 1);
-	if (!data) {
-		rc = -ENOMEM;
-		goto out_release;
-	}
-	while (got < obj.size) {
-		ssize_t n = s->ops->read(s->state, &obj, got, data + got,
-					 obj.size - got);
-
-		if (n <= 0) {
-			free(data);
-			rc = n < 0 ? (int)n : -EIO;
-			goto out_release;
-		}
-		got += (size_t)n;
-	}
-	data[got] = '\0';
-	*buf = data;
-	*len = got;
-
-out_release:
-	s->ops->release(s->state, &obj);
-	return rc;
-}
-
 static void blob_key(const char *digest, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "blobs/sha256/%s", digest + 7);
@@ -202,7 +161,7 @@ static int collect_tag(void *arg, const char *key,
 	if (tag_record_key_parse(key, registry, sizeof(registry), repo,
 				 sizeof(repo), tag, sizeof(tag)) < 0)
 		return 0;
-	if (store_read_all(&e->store, key, 1023, &buf, &len) < 0)
+	if (object_read_all(e->store.ops, e->store.state, key, 1023, &buf, &len) < 0)
 		return 0;
 	rc = cache_tag_parse(buf, len, &rec);
 	free(buf);
@@ -255,7 +214,8 @@ static int export_closure(struct export *e, const char *digest, int depth)
 	if (depth > 4 || blob_listed(e, digest))
 		return 0;
 	blob_key(digest, key, sizeof(key));
-	rc = store_read_all(&e->store, key, MANIFEST_MAX, &buf, &len);
+	rc = object_read_all(e->store.ops, e->store.state, key, MANIFEST_MAX,
+			     &buf, &len);
 	if (rc < 0)
 		return depth ? 0 : rc;
 	rc = list_blob(e, digest);
@@ -364,7 +324,8 @@ static int list_untagged(struct export *e, const char *digest)
 	int rc;
 
 	blob_key(digest, key, sizeof(key));
-	rc = store_read_all(&e->store, key, MANIFEST_MAX, &buf, &len);
+	rc = object_read_all(e->store.ops, e->store.state, key, MANIFEST_MAX,
+			     &buf, &len);
 	if (rc < 0)
 		return rc;
 	t = list_add(&e->tagged);
@@ -762,7 +723,7 @@ static int import_tag(struct store *s, const char *ref, const char *digest)
 		return rc;
 
 	blob_key(digest, key, sizeof(key));
-	rc = store_read_all(s, key, MANIFEST_MAX, &buf, &len);
+	rc = object_read_all(s->ops, s->state, key, MANIFEST_MAX, &buf, &len);
 	if (rc < 0)
 		return rc;
 	rc = cache_manifest_type(buf, len, rec.media_type,

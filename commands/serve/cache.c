@@ -15,53 +15,13 @@
 
 #include "cache.h"
 
-int cache_read_all(struct daemon *d, const char *key, size_t max,
-		   char **buf, size_t *len)
-{
-	struct vkdr_object obj;
-	size_t got = 0;
-	char *data;
-	int rc;
-
-	rc = d->store->get(d->store_state, key, &obj);
-	if (rc < 0)
-		return rc;
-	if (obj.size > max) {
-		rc = -EFBIG;
-		goto out_release;
-	}
-	data = malloc(obj.size + 1);
-	if (!data) {
-		rc = -ENOMEM;
-		goto out_release;
-	}
-	while (got < obj.size) {
-		ssize_t n = d->store->read(d->store_state, &obj, got,
-					   data + got, obj.size - got);
-
-		if (n <= 0) {
-			free(data);
-			rc = n < 0 ? (int)n : -EIO;
-			goto out_release;
-		}
-		got += (size_t)n;
-	}
-	data[got] = '\0';
-	*buf = data;
-	*len = got;
-
-out_release:
-	d->store->release(d->store_state, &obj);
-	return rc;
-}
-
 int cache_tag_read(struct daemon *d, const char *key, struct tag_record *rec)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
-	rc = cache_read_all(d, key, 1023, &buf, &len);
+	rc = object_read_all(d->store, d->store_state, key, 1023, &buf, &len);
 	if (rc == -EFBIG)
 		return -EINVAL;
 	if (rc < 0)

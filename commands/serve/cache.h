@@ -30,14 +30,6 @@ int cache_tag_write(struct daemon *d, const char *key,
 		    const struct tag_record *rec);
 
 /*
- * Read the whole object at KEY into a new buffer when it holds at most
- * MAX bytes. Returns 0 with *BUF (free it) and *LEN, -ENOENT, -EFBIG, or
- * another negative errno.
- */
-int cache_read_all(struct daemon *d, const char *key, size_t max,
-		   char **buf, size_t *len);
-
-/*
  * The digests whose stored bytes this daemon has read back from the store
  * and seen hash right. An object is not added when it is committed, though
  * its bytes were hashed on the way in: reading it back once also catches a

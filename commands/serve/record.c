@@ -108,3 +108,43 @@ out_free_doc:
 	json_decref(doc);
 	return rc;
 }
+
+int object_read_all(const struct vkdr_storage_ops *store, void *state,
+		    const char *key, size_t max, char **buf, size_t *len)
+{
+	struct vkdr_object obj;
+	size_t got = 0;
+	char *data;
+	int rc;
+
+	rc = store->get(state, key, &obj);
+	if (rc < 0)
+		return rc;
+	if (obj.size > max) {
+		rc = -EFBIG;
+		goto out_release;
+	}
+	data = malloc(obj.size + 1);
+	if (!data) {
+		rc = -ENOMEM;
+		goto out_release;
+	}
+	while (got < obj.size) {
+		ssize_t n = store->read(state, &obj, got, data + got,
+				       obj.size - got);
+
+		if (n <= 0) {
+			free(data);
+			rc = n < 0 ? (int)n : -EIO;
+			goto out_release;
+		}
+		got += (size_t)n;
+	}
+	data[got] = '\0';
+	*buf = data;
+	*len = got;
+
+out_release:
+	store->release(state, &obj);
+	return rc;
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vkdr/module.h>
+
 #include "oci.h"
 
 /* Manifests larger than this are refused, as registries do. */
@@ -38,5 +40,13 @@ int cache_tag_parse(const char *buf, size_t len, struct tag_record *rec);
  */
 int cache_manifest_type(const char *buf, size_t len, char *out,
 			size_t outlen);
+
+/*
+ * Read the whole object at KEY into a new buffer when it holds at most
+ * MAX bytes. Returns 0 with *BUF (free it) and *LEN, -ENOENT, -EFBIG, or
+ * another negative errno.
+ */
+int object_read_all(const struct vkdr_storage_ops *store, void *state,
+		    const char *key, size_t max, char **buf, size_t *len);
 
 #endif

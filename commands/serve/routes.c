@@ -725,7 +725,8 @@ static int respond_stored_manifest(struct request *r,
 	rc = cache_object_verify(r->d, digest);
 	if (rc < 0)
 		return rc;
-	rc = cache_read_all(r->d, key, MANIFEST_MAX, &buf, &len);
+	rc = object_read_all(r->d->store, r->d->store_state, key,
+			     MANIFEST_MAX, &buf, &len);
 	if (rc < 0)
 		return rc == -EFBIG ? -ENOENT : rc;
 	if (cache_manifest_type(buf, len, sniffed, sizeof(sniffed)) < 0) {
