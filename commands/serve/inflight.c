@@ -33,6 +33,8 @@
 
 /* Body bytes gathered before they go to the spool file and the store. */
 #define FETCH_BATCH (256u * 1024)
+/* Batches a blob fetch cycles through: one filling, the rest queued. */
+#define FETCH_RING 4
 
 struct fetch {
 	struct fetch *next;		/* in the table */
@@ -50,14 +52,35 @@ struct fetch {
 	struct fetch_info info;
 	uint64_t have;			/* bytes in the spool file */
 
-	/* Touched by the fetch thread only. */
+	/*
+	 * Touched by the fetch thread only, or, while a hasher runs, SHA,
+	 * WRITER and STORE_FAILED by the hasher only.
+	 */
 	int spool_fd;
 	EVP_MD_CTX *sha;
 	void *writer;
 	bool store_failed;
-	char *batch;			/* body bytes not delivered yet */
-	size_t batched;
 	struct timespec started;
+
+	/*
+	 * Batches of body bytes. The fetch thread fills RING[FILL] and
+	 * writes it to the spool file; with a hasher, the batch then joins
+	 * the queue of QUEUED batches from RING[DRAIN] on, which the hasher
+	 * thread feeds to SHA-256 and the store writer, so that receiving
+	 * and hashing run side by side. Without one (a manifest, or no
+	 * thread to be had), the fetch thread does it all.
+	 */
+	char *ring[FETCH_RING];
+	size_t ring_len[FETCH_RING];
+	unsigned fill;
+	size_t batched;			/* bytes in RING[FILL] */
+	bool hasher;			/* a hasher thread runs */
+	pthread_t hasher_thread;
+	pthread_mutex_t qlock;		/* QUEUED, DRAIN, CLOSING */
+	pthread_cond_t qcond;
+	unsigned queued;
+	unsigned drain;
+	bool closing;
 };
 
 /* A tag revalidation in progress; its waiters hold references. */
@@ -124,7 +147,10 @@ void fetch_put(struct fetch *f)
 	if (f->spool_fd >= 0)
 		close(f->spool_fd);
 	EVP_MD_CTX_free(f->sha);
-	free(f->batch);
+	for (unsigned i = 0; i < FETCH_RING; i++)
+		free(f->ring[i]);
+	pthread_mutex_destroy(&f->qlock);
+	pthread_cond_destroy(&f->qcond);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -254,6 +280,15 @@ static int on_head(void *arg, const struct upstream_head *head)
 	return 0;
 }
 
+static long since_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - start->tv_sec) * 1000 +
+		      (now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
 static int write_all(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const char *p = buf;
@@ -272,17 +307,95 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/*
- * Pass LEN body bytes on: to the spool file, at once to the readers, then
- * to the digest and the store writer, so that clients are sent the bytes
- * while they are hashed and stored. Returns 0 or -1 to abort the transfer.
- */
-static int deliver(struct fetch *f, const void *buf, size_t len)
+/* Feed LEN body bytes to the digest and the store writer. */
+static void hash_and_store(struct fetch *f, const void *buf, size_t len)
 {
 	struct daemon *d = f->d;
 	int rc;
 
-	rc = write_all(f->spool_fd, buf, len, f->have);
+	EVP_DigestUpdate(f->sha, buf, len);
+	if (f->writer) {
+		rc = d->store->put_write(d->store_state, f->writer, buf, len);
+		if (rc < 0)
+			store_give_up(f, rc);
+	}
+}
+
+static void *hasher_main(void *arg)
+{
+	struct fetch *f = arg;
+	unsigned i;
+
+	pthread_mutex_lock(&f->qlock);
+	for (;;) {
+		while (!f->queued && !f->closing)
+			pthread_cond_wait(&f->qcond, &f->qlock);
+		if (!f->queued)
+			break;
+		i = f->drain;
+		pthread_mutex_unlock(&f->qlock);
+		hash_and_store(f, f->ring[i], f->ring_len[i]);
+		pthread_mutex_lock(&f->qlock);
+		f->drain = (f->drain + 1) % FETCH_RING;
+		f->queued--;
+		pthread_cond_broadcast(&f->qcond);
+	}
+	pthread_mutex_unlock(&f->qlock);
+	return NULL;
+}
+
+/*
+ * Set up the batches at the first body byte: a blob gets the whole ring
+ * and a hasher thread, a manifest (small) one batch. Returns 0 or
+ * -ENOMEM.
+ */
+static int batches_setup(struct fetch *f)
+{
+	unsigned want = f->spec.kind == FETCH_BLOB ? FETCH_RING : 1, n;
+
+	for (n = 0; n < want; n++) {
+		f->ring[n] = malloc(FETCH_BATCH);
+		if (!f->ring[n])
+			break;
+	}
+	if (!n)
+		return -ENOMEM;
+	/* Short of memory or of a thread, one batch does it all. */
+	if (n == FETCH_RING &&
+	    pthread_create(&f->hasher_thread, NULL, hasher_main, f) == 0)
+		f->hasher = true;
+	return 0;
+}
+
+/* Let the hasher finish the queue, and wait for it to end. */
+static void hasher_stop(struct fetch *f)
+{
+	if (!f->hasher)
+		return;
+	pthread_mutex_lock(&f->qlock);
+	f->closing = true;
+	pthread_cond_broadcast(&f->qcond);
+	pthread_mutex_unlock(&f->qlock);
+	pthread_join(f->hasher_thread, NULL);
+	f->hasher = false;
+}
+
+/*
+ * Pass the batch on: to the spool file, at once to the readers, then to
+ * the digest and the store writer, so that clients are sent the bytes
+ * while they are hashed and stored. Returns 0 or -1 to abort the
+ * transfer.
+ */
+static int flush_batch(struct fetch *f)
+{
+	struct daemon *d = f->d;
+	size_t len = f->batched;
+	int rc;
+
+	if (!len)
+		return 0;
+	f->batched = 0;
+	rc = write_all(f->spool_fd, f->ring[f->fill], len, f->have);
 	if (rc < 0) {
 		vkdr_log_err(d->host, MOD, "spool file: %s", strerror(-rc));
 		return -1;
@@ -292,24 +405,20 @@ static int deliver(struct fetch *f, const void *buf, size_t len)
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 
-	EVP_DigestUpdate(f->sha, buf, len);
-	if (f->writer) {
-		rc = d->store->put_write(d->store_state, f->writer, buf, len);
-		if (rc < 0)
-			store_give_up(f, rc);
-	}
-	return 0;
-}
-
-/* Deliver what the batch holds. Returns 0 or -1. */
-static int flush_batch(struct fetch *f)
-{
-	size_t len = f->batched;
-
-	if (!len)
+	if (!f->hasher) {
+		hash_and_store(f, f->ring[f->fill], len);
 		return 0;
-	f->batched = 0;
-	return deliver(f, f->batch, len);
+	}
+	pthread_mutex_lock(&f->qlock);
+	f->ring_len[f->fill] = len;
+	f->queued++;
+	pthread_cond_broadcast(&f->qcond);
+	f->fill = (f->fill + 1) % FETCH_RING;
+	/* The next batch to fill is still queued while the ring is full. */
+	while (f->queued == FETCH_RING)
+		pthread_cond_wait(&f->qcond, &f->qlock);
+	pthread_mutex_unlock(&f->qlock);
+	return 0;
 }
 
 static int on_progress(void *arg)
@@ -319,31 +428,35 @@ static int on_progress(void *arg)
 
 /*
  * libcurl hands a body over in pieces of at most 16 KiB, however much
- * one read from the connection brought. Each piece delivered on its own
- * would cost two writes and a wake-up of every reader, so pieces are
- * gathered in a batch, delivered when it is full and after every round
- * of reads (on_progress): a reader never waits for bytes that arrived.
+ * one read from the connection brought. Each piece passed on alone would
+ * cost two writes and a wake-up of every reader, so pieces are gathered
+ * in a batch, passed on when it is full and after every round of reads
+ * (on_progress): a reader never waits for bytes that arrived.
  */
 static int on_body(void *arg, const void *buf, size_t len)
 {
 	struct fetch *f = arg;
+	const char *p = buf;
 
 	if (daemon_stopping(f->d))
 		return -1;
 	if (f->spec.kind == FETCH_MANIFEST &&
 	    f->have + f->batched + len > MANIFEST_MAX)
 		return -1;
-	if (!f->batch) {
-		f->batch = malloc(FETCH_BATCH);
-		if (!f->batch)
-			return deliver(f, buf, len);
-	}
-	if (f->batched + len > FETCH_BATCH && flush_batch(f) < 0)
+	if (!f->ring[0] && batches_setup(f) < 0)
 		return -1;
-	if (len >= FETCH_BATCH)
-		return deliver(f, buf, len);
-	memcpy(f->batch + f->batched, buf, len);
-	f->batched += len;
+	while (len) {
+		size_t n = FETCH_BATCH - f->batched;
+
+		if (n > len)
+			n = len;
+		memcpy(f->ring[f->fill] + f->batched, p, n);
+		f->batched += n;
+		p += n;
+		len -= n;
+		if (f->batched == FETCH_BATCH && flush_batch(f) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -486,10 +599,24 @@ static void *fetch_main(void *arg)
 	int rc;
 
 	rc = upstream_fetch(d->upstream, &target, &call);
+	if (rc == 0 && call.head.status >= 200 && call.head.status < 300 &&
+	    flush_batch(f) < 0)
+		rc = -EIO;
+	hasher_stop(f);
 	if (rc == 0 && call.head.status >= 200 && call.head.status < 300) {
-		rc = flush_batch(f) < 0 ? -EIO : verify_body(f);
-		if (rc == 0)
+		rc = verify_body(f);
+		if (rc == 0) {
+			vkdr_log_debug(d->host, MOD,
+				       "%s%s: %llu bytes verified in %ld ms",
+				       f->spec.base_url, f->spec.path,
+				       (unsigned long long)f->have,
+				       since_ms(&f->started));
 			commit_object(f);
+			vkdr_log_debug(d->host, MOD,
+				       "%s%s: committed after %ld ms",
+				       f->spec.base_url, f->spec.path,
+				       since_ms(&f->started));
+		}
 	}
 	if (rc < 0 && f->writer) {
 		d->store->put_abort(d->store_state, f->writer);
@@ -543,6 +670,8 @@ static int fetch_new(struct daemon *d, const struct fetch_spec *spec,
 	clock_gettime(CLOCK_MONOTONIC, &f->started);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
+	pthread_mutex_init(&f->qlock, NULL);
+	pthread_cond_init(&f->qcond, NULL);
 	f->spool_fd = spool_open(d);
 	f->sha = EVP_MD_CTX_new();
 	if (f->spool_fd < 0 || !f->sha ||
