@@ -1,7 +1,7 @@
 #!/bin/bash
 # The s3 backend against a real Ceph RGW: test_s3live (put, commit, get,
 # ranged reads, stat, remove, walk, abort, options, credentials, presigned
-# URLs and their expiry).
+# URLs and their expiry, the local tier).
 # shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck source=ceph.sh

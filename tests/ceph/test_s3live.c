@@ -457,6 +457,124 @@ START_TEST(presigned_urls)
 }
 END_TEST
 
+/* Open the test prefix with a local tier and the extra options given. */
+static int open_tiered(const struct vkdr_option *extra, size_t n_extra,
+		       void **out)
+{
+	struct vkdr_option opts[9] = {
+		{ "endpoint", env("S3_ENDPOINT") },
+		{ "bucket", "vkdr-live" },
+		{ "access-key", env("S3_ACCESS_KEY") },
+		{ "secret-key", env("S3_SECRET_KEY") },
+		{ "prefix", prefix },
+	};
+	size_t n = 5;
+
+	for (size_t i = 0; i < n_extra && n < 9; i++)
+		opts[n++] = extra[i];
+	return ops->open(host, opts, n, out);
+}
+
+/* Read OBJ of STORE whole and compare it with WANT. */
+static void check_bytes(void *st, struct vkdr_object *obj, const char *want,
+			size_t len)
+{
+	char *got = malloc(len + 1);
+	size_t have = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(obj->size, len);
+	while ((n = ops->read(st, obj, have, got + have, len + 1 - have)) > 0)
+		have += (size_t)n;
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(have, len);
+	ck_assert_int_eq(memcmp(got, want, len), 0);
+	free(got);
+}
+
+START_TEST(local_tier)
+{
+	const struct vkdr_option tier[] = {
+		{ "local", "tmpfs" },
+		{ "local-max-size", "1MiB" },
+	};
+	const char *small = "blobs/sha256/0a", *big = "blobs/sha256/0b";
+	size_t big_len = (2u << 20) + 3;
+	char *small_data = malloc(5000), *big_data = malloc(big_len);
+	struct vkdr_object_info info;
+	struct vkdr_object obj;
+	void *second = NULL;
+
+	ck_assert_ptr_nonnull(small_data);
+	ck_assert_ptr_nonnull(big_data);
+	fill(small_data, 5000, 1);
+	fill(big_data, big_len, 2);
+	/* The core finds the local tier's backend by name. */
+	ck_assert_ptr_nonnull(mock_load("tmpfs"));
+	ck_assert_int_eq(open_tiered(tier, 2, &store), 0);
+
+	/* Committed to the bucket and copied: served with a descriptor. */
+	ck_assert_int_eq(put(small, small_data, 5000), 0);
+	ck_assert_int_eq(ops->get(store, small, &obj), 0);
+	ck_assert_int_ge(obj.fd, 0);
+	check_bytes(store, &obj, small_data, 5000);
+	ops->release(store, &obj);
+
+	/* Larger than local-max-size: from the bucket, by read(). */
+	ck_assert_int_eq(put(big, big_data, big_len), 0);
+	ck_assert_int_eq(ops->get(store, big, &obj), 0);
+	ck_assert_int_lt(obj.fd, 0);
+	check_bytes(store, &obj, big_data, big_len);
+	ops->release(store, &obj);
+
+	/* Tag records are never copied. */
+	ck_assert_int_eq(put("tags/t", "record", 6), 0);
+	ck_assert_int_eq(ops->get(store, "tags/t", &obj), 0);
+	ck_assert_int_lt(obj.fd, 0);
+	check_bytes(store, &obj, "record", 6);
+	ops->release(store, &obj);
+
+	/* Another store on the bucket fills its empty tier on a hit. */
+	ck_assert_int_eq(open_tiered(tier, 2, &second), 0);
+	ck_assert_int_eq(ops->get(second, small, &obj), 0);
+	ck_assert_int_ge(obj.fd, 0);
+	check_bytes(second, &obj, small_data, 5000);
+	ops->release(second, &obj);
+
+	/* Remove takes both copies: nothing is left to stat. */
+	ck_assert_int_eq(ops->remove(second, small), 0);
+	ck_assert_int_eq(ops->stat(second, small, &info), -ENOENT);
+	ck_assert_int_eq(ops->get(second, small, &obj), -ENOENT);
+	ops->close(second);
+	free(small_data);
+	free(big_data);
+}
+END_TEST
+
+START_TEST(local_tier_options_refused)
+{
+	const struct vkdr_option no_tier[] = { { "local-max-size", "1MiB" } };
+	const struct vkdr_option unknown[] = { { "local", "nfs" } };
+	const struct vkdr_option tmpfs_path[] = {
+		{ "local", "tmpfs" },
+		{ "local-path", "/tmp" },
+	};
+	const struct vkdr_option bad_size[] = {
+		{ "local", "tmpfs" },
+		{ "local-max-size", "lots" },
+	};
+	void *s = NULL;
+
+	ck_assert_ptr_nonnull(mock_load("tmpfs"));
+	ck_assert_int_eq(open_tiered(no_tier, 1, &s), -EINVAL);
+	ck_assert_int_eq(open_tiered(unknown, 1, &s), -EINVAL);
+	ck_assert_int_eq(open_tiered(tmpfs_path, 2, &s), -EINVAL);
+	ck_assert_int_eq(open_tiered(bad_size, 2, &s), -EINVAL);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
 static Suite *s3live_suite(void)
 {
 	Suite *s = suite_create("s3live");
@@ -476,6 +594,8 @@ static Suite *s3live_suite(void)
 	tcase_add_test(tc, walk_follows_pages);
 	tcase_add_test(tc, bad_keys_refused);
 	tcase_add_test(tc, presigned_urls);
+	tcase_add_test(tc, local_tier);
+	tcase_add_test(tc, local_tier_options_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
