@@ -974,7 +974,14 @@ static ssize_t s3_read(void *state, struct vkdr_object *obj, uint64_t off,
 		want = rd->buf_cap ? rd->buf_cap * 2 : READAHEAD_MIN;
 		if (want > READAHEAD_MAX)
 			want = READAHEAD_MAX;
-		if (want > obj->size - off)
+		/*
+		 * A rest of less than half a window more is taken now: a
+		 * request for a few bytes costs a round trip, and on a
+		 * reused connection a store that sends its header and a
+		 * short body apart (Ceph RGW without tcp_nodelay) holds
+		 * the body until our delayed ACK, some 40 ms.
+		 */
+		if (obj->size - off < want + want / 2)
 			want = (size_t)(obj->size - off);
 		if (want < len)
 			want = len;
