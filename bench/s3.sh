@@ -21,8 +21,9 @@
 # BENCH_DURATION (seconds per wrk run, default 10), BENCH_BLOBS (default
 # 32), BENCH_SEQ (sequential fetches, default 128), BENCH_CSV,
 # BENCH_NO_README, E2E_KEEP (keep the temporary directory), as for
-# bench/run.sh and tests/e2e. Needs root and the Ceph daemons, as the
-# tests in tests/ceph do.
+# bench/run.sh and tests/e2e; BENCH_RGW_OPTS, options for radosgw's beast
+# frontend (e.g. "tcp_nodelay=1"; default none, as radosgw ships). Needs
+# root and the Ceph daemons, as the tests in tests/ceph do.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_VKDR=${VKDR:-}
@@ -36,6 +37,7 @@ BENCH_VKDR=${VKDR:-}
 . "$BENCH_DIR/../tests/ceph/ceph.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
+CEPH_RGW_FRONTEND_OPTS=${BENCH_RGW_OPTS:-}
 SEQ=${BENCH_SEQ:-128}
 CSV=${BENCH_CSV:-$BENCH_DIR/results/s3.csv}
 CONFIGS="filesystem s3 s3-local s3-redirect"
@@ -239,7 +241,7 @@ cached_config()
 
 main()
 {
-	local r cfg order
+	local r cfg order rgw
 
 	need docker-registry skopeo wrk curl sha256sum gzip "$PYTHON"
 	need_ceph
@@ -274,8 +276,9 @@ main()
 
 	mv "$CSV" "${CSV%.new}"
 	CSV=${CSV%.new}
+	rgw=${BENCH_RGW_OPTS:+, radosgw beast $BENCH_RGW_OPTS}
 	"$PYTHON" "$BENCH_DIR/s3-report.py" --csv "$CSV" \
-		--machine "$(machine)" ${BENCH_NO_README:+--no-readme} \
+		--machine "$(machine)$rgw" ${BENCH_NO_README:+--no-readme} \
 		--readme "$BENCH_DIR/README.md"
 }
 

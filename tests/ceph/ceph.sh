@@ -7,6 +7,8 @@
 # One monitor, one OSD on memstore (nothing touches a disk), one radosgw,
 # no manager, no authentication between the daemons. Start-up takes a few
 # seconds; ceph_start sets S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY.
+# CEPH_RGW_FRONTEND_OPTS, when set, is appended to radosgw's beast
+# frontend options (bench/s3.sh passes "tcp_nodelay=1" that way).
 
 # need_ceph - skip the test unless the Ceph daemons are installed.
 need_ceph()
@@ -17,7 +19,7 @@ need_ceph()
 
 ceph_conf_write()
 {
-	local d=$1
+	local d=$1 rgw_opts=${CEPH_RGW_FRONTEND_OPTS:+ $CEPH_RGW_FRONTEND_OPTS}
 
 	cat >"$d/ceph.conf" <<-EOF
 	[global]
@@ -50,7 +52,7 @@ ceph_conf_write()
 	mon_cluster_log_to_file = false
 	mon_cluster_log_file = $d/log/cluster.log
 	keyring = $d/keyring
-	rgw_frontends = beast endpoint=127.0.0.1:$CEPH_RGW_PORT
+	rgw_frontends = beast endpoint=127.0.0.1:$CEPH_RGW_PORT$rgw_opts
 	rgw_data = $d/rgw
 	rgw_gc_obj_min_wait = 10
 	rgw_gc_processor_period = 10
