@@ -265,7 +265,7 @@ main()
 
 	for ((r = 1; r <= ROUNDS; r++)); do
 		# Each round starts with another configuration.
-		order=$(echo $CONFIGS $CONFIGS | cut -d' ' -f"$r"-"$((r + 3))")
+		order=$(echo "$CONFIGS $CONFIGS" | cut -d' ' -f"$r-$((r + 3))")
 		for cfg in $order; do
 			cached_config "$r" "$cfg"
 		done
