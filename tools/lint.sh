@@ -49,7 +49,8 @@ EOH
 # The backslashes are for the shell that runs each clang-tidy.
 defines='-DVKDR_PKGLIBDIR=\"/lint/lib\" -DVKDR_BUILD_BINDIR=\"/lint/bin\"'
 defines="$defines "'-DVKDR_BUILD_MODULEDIR=\"/lint/modules\"'
-includes="-I$tmp -Icore/include -Icore -Iplugins/common -Ibackends/filesystem"
+includes="-I$tmp -Icore/include -Icore -Icommands/serve -Iplugins/common"
+includes="$includes -Ibackends/filesystem"
 
 status=0
 
