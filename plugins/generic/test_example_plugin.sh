@@ -1,8 +1,9 @@
 #!/bin/sh
 # Build doc/examples/example-registry.c out of tree, against the module
-# header alone (the flags pkg-config --cflags vkdr-module gives after
-# install), drop it into $VKDR_HOME/plugins and check that the loader of
-# the build tree's vkdr takes it and routes its host to it.
+# header as "make install" installs it, found through pkg-config
+# (vkdr-module.pc), the way a third-party author builds one; drop it into
+# $VKDR_HOME/plugins and check that the loader of the build tree's vkdr
+# takes it and routes its host to it.
 set -u
 
 : "${CC:=cc}"
@@ -26,10 +27,27 @@ fail() {
 	exit 1
 }
 
-$CC -shared -fPIC -Wall -Wextra -Werror -I"$top_srcdir/core/include" \
+# Install only the header and the pkg-config file, into a staging root.
+root="$work/root"
+make -s -C "$top_builddir/core" install-vkdrincludeHEADERS \
+	DESTDIR="$root" >/dev/null ||
+	fail "installing the module header"
+make -s -C "$top_builddir" install-pkgconfigDATA DESTDIR="$root" \
+	>/dev/null || fail "installing vkdr-module.pc"
+pc=$(find "$root" -name vkdr-module.pc | head -n 1)
+[ -n "$pc" ] || fail "vkdr-module.pc was not installed"
+cflags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$root" \
+	pkg-config --cflags vkdr-module) || fail "pkg-config vkdr-module"
+case "$cflags" in
+*"$root"*) ;;
+*) fail "pkg-config gave '$cflags', not the installed header" ;;
+esac
+
+# shellcheck disable=SC2086
+$CC -shared -Wall -Wextra -Werror $cflags \
 	-o "$VKDR_HOME/plugins/example.so" \
 	"$top_srcdir/doc/examples/example-registry.c" ||
-	fail "the example plugin does not build out of tree"
+	fail "the example plugin does not build against the installed header"
 
 if ! "$vkdr" mirror plugins --help >/dev/null 2>&1; then
 	echo "SKIP: the mirror command module is not built"
