@@ -877,10 +877,10 @@ void reval_end(struct daemon *d, const char *key,
 	struct reval **p, *rv;
 
 	pthread_mutex_lock(&t->lock);
-	for (p = &t->revals; *p; p = &(*p)->next)
-		if (strcmp((*p)->key, key) == 0)
+	/* RV ends as the entry for KEY, P as the link to it; RV NULL if none. */
+	for (p = &t->revals; (rv = *p) != NULL; p = &rv->next)
+		if (strcmp(rv->key, key) == 0)
 			break;
-	rv = *p;
 	if (rv) {
 		*p = rv->next;
 		rv->res = *res;
