@@ -405,7 +405,7 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)c->body_len);
-	} else if (strcmp(c->method, "GET")) {
+	} else if (strcmp(c->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
 	}
 
@@ -548,8 +548,8 @@ static int apply_option(struct s3_store *st, const char *key, const char *value)
 	const struct vkdr_host *host = st->host;
 
 	if (!strcmp(key, "endpoint")) {
-		if (strncmp(value, "http://", 7) &&
-		    strncmp(value, "https://", 8))
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0)
 			goto out_bad;
 		return set_string(&st->endpoint, value);
 	}
@@ -586,7 +586,8 @@ static int apply_option(struct s3_store *st, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "local")) {
-		if (strcmp(value, "filesystem") && strcmp(value, "tmpfs"))
+		if (strcmp(value, "filesystem") != 0 &&
+		    strcmp(value, "tmpfs") != 0)
 			goto out_bad;
 		return set_string(&st->local, value);
 	}
@@ -720,7 +721,7 @@ static int bucket_ensure(struct s3_store *st)
 	}
 
 	call_init(&c, "PUT", NULL);
-	if (strcmp(st->region, "us-east-1")) {
+	if (strcmp(st->region, "us-east-1") != 0) {
 		snprintf(body, sizeof(body),
 			 "<CreateBucketConfiguration><LocationConstraint>%s"
 			 "</LocationConstraint></CreateBucketConfiguration>",
@@ -1321,7 +1322,7 @@ static int page_parse(struct s3_store *st, const char *xml, size_t len,
 		rc = s3_xml_text(val, vlen, key, sizeof(key));
 		if (rc < 0)
 			return -EPROTO;
-		if (strncmp(key, st->prefix, plen) ||
+		if (strncmp(key, st->prefix, plen) != 0 ||
 		    !backend_key_valid(key + plen))
 			continue;
 		grown = realloc(pg->entries, (pg->n + 1) * sizeof(*grown));
