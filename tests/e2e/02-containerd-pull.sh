@@ -1,7 +1,8 @@
 #!/bin/bash
 # containerd pulls docker.io/library/NAME:TAG through the mirror, routed
-# by a hosts.toml the way k3s writes it, so every request carries
-# ?ns=docker.io. The layers it stores are the bytes that were pushed.
+# by the hosts.toml that "vkdr mirror export --format=containerd" writes
+# (the same shape k3s writes), so every request carries ?ns=docker.io.
+# The layers it stores are the bytes that were pushed.
 . "$(dirname "$0")/lib.sh"
 
 need_tools skopeo curl containerd ctr
@@ -11,6 +12,15 @@ make_image app v1 1 2
 push_image "$IMAGE_DIR" app v1
 start_mirror
 start_containerd
+
+# Replace the fixture's hand-written hosts dir with the exported one.
+rm -rf "$E2E_TMP/certs.d"
+"$VKDR" mirror export --format=containerd --dir="$E2E_TMP/certs.d" \
+	--address=127.0.0.1 >"$E2E_TMP/export.log" 2>&1 ||
+	fail "vkdr mirror export failed: $(cat "$E2E_TMP/export.log")"
+grep -q "^\[host.\"http://127.0.0.1:$MIRROR_PORT\"\]" \
+	"$E2E_TMP/certs.d/docker.io/hosts.toml" ||
+	fail "the exported hosts.toml does not name the mirror"
 
 ctr_pull docker.io/library/app:v1 ||
 	fail "ctr pull through the mirror failed: $(tail -n 5 \
