@@ -9,7 +9,7 @@ packages="autoconf automake libtool pkg-config make gcc
 if [ "${1:-}" = "--tests" ]; then
 	packages="$packages docker-registry skopeo containerd python3 curl
 		wrk valgrind ceph-mon ceph-osd radosgw ceph openssl man-db
-		groff-base zsh"
+		groff-base zsh cppcheck clang-tidy clang"
 fi
 
 sudo=
