@@ -17,6 +17,10 @@
 #   BENCH_ROUNDS    rounds of the cached loads (default 3)
 #   BENCH_COLD      rounds of the cold pulls (default 5)
 #   BENCH_DURATION  seconds of each wrk run (default 10)
+#   BENCH_IMAGES    rounds of the whole-image pulls (default 3)
+#   BENCH_SCALE     rounds of the scaling series (default 1)
+#   BENCH_SCALE_DURATION seconds of each wrk run of the scaling series
+#                   (default BENCH_DURATION)
 #   BENCH_BLOBS     number of 1 MiB blobs (default 32)
 #   BENCH_LINK_RATE the slow link's rate in nginx's limit_rate syntax
 #                   (default 24m; nginx lets the first second's worth
@@ -41,6 +45,12 @@ DURATION=${BENCH_DURATION:-10}
 NBLOBS=${BENCH_BLOBS:-32}
 CLIENTS=8
 CONNECTIONS=32
+IMAGE_ROUNDS=${BENCH_IMAGES:-3}
+SCALE_ROUNDS=${BENCH_SCALE:-1}
+SCALE_DURATION=${BENCH_SCALE_DURATION:-$DURATION}
+COLD_CLIENTS="1 8 64"
+SCALE_IMAGES="1 10 100 1000"
+SCALE_CONNS="10 100 1000"
 MIB=1048576
 CSV=${BENCH_CSV:-$BENCH_DIR/results/latest.csv}
 MT_MANIFEST=application/vnd.oci.image.manifest.v1+json
@@ -150,6 +160,24 @@ wait_until()
 	done
 }
 
+# wait_up SECONDS WHAT T0 CMD... - like wait_until, but polling every
+# 5 ms, for the start-up time: sets STARTUP_S to the seconds from T0 (an
+# $EPOCHREALTIME taken before the start) to the first success of CMD.
+wait_up()
+{
+	local secs=$1 what=$2 t0=$3 end
+
+	shift 3
+	end=$((SECONDS + secs))
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] ||
+			die "gave up after ${secs}s waiting for $what"
+		sleep 0.005
+	done
+	STARTUP_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" \
+		'BEGIN { printf "%.4f", b - a }')
+}
+
 free_port()
 {
 	"$PYTHON" -c 'import socket
@@ -241,8 +269,8 @@ descriptor()
 }
 
 # make_layout DIR TAG SIZE... - an OCI layout holding one image whose
-# layers are gzip-compressed random bytes, SIZE bytes each before
-# compression (random bytes do not shrink). Sets IMAGE_MANIFEST and the
+# layers are gzip-compressed tars of one file of SIZE random bytes each
+# (random bytes do not shrink). Sets IMAGE_MANIFEST and the
 # array IMAGE_LAYERS.
 make_layout()
 {
@@ -253,8 +281,13 @@ make_layout()
 	echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
 	IMAGE_LAYERS=()
 	raw=$dir/raw
+	mkdir -p "$dir/layer"
 	for size in "$@"; do
-		head -c "$size" /dev/urandom >"$raw"
+		# A real tar (one file of random bytes), so that containerd
+		# can unpack what it pulls.
+		head -c "$size" /dev/urandom >"$dir/layer/data"
+		tar -C "$dir/layer" --owner=0 --group=0 --mtime=@0 \
+			-cf "$raw" data
 		diff_ids+="${diff_ids:+,}\"sha256:$(sha256sum <"$raw" |
 			cut -d' ' -f1)\""
 		gzip -1 -n -c "$raw" >"$raw.gz"
@@ -263,7 +296,7 @@ make_layout()
 		layers+="${layers:+,}$(descriptor "$MT_LAYER" "$BLOB_DIGEST" \
 			"$BLOB_SIZE")"
 	done
-	rm -f "$raw"
+	rm -rf "$raw" "$dir/layer"
 
 	printf '{"architecture":"amd64","os":"linux",%s}' \
 		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$diff_ids]}" \
@@ -328,6 +361,78 @@ make_images()
 	echo "/v2/library/small/manifests/v1" >"$TMP/tag-paths"
 	echo "/v2/library/small/manifests/$SMALL_MANIFEST" \
 		>"$TMP/digest-paths"
+}
+
+# push_tiny N - push N tiny images to the upstream, library/tinyNNNN:v1,
+# each with a layer of 1 KiB random bytes and a config of its own, over
+# one connection with the registry API (skopeo would take minutes for a
+# thousand). Writes the manifest-by-tag paths, one a line, to
+# $TMP/tiny-paths.
+push_tiny()
+{
+	say "pushing $1 tiny images"
+	"$PYTHON" - "$UPSTREAM_PORT" "$1" "$MT_MANIFEST" "$MT_CONFIG" \
+		"$MT_LAYER" >"$TMP/tiny-paths" <<-'EOF' ||
+	import hashlib, http.client, json, os, sys, urllib.parse
+
+	port, count = int(sys.argv[1]), int(sys.argv[2])
+	mt_manifest, mt_config, mt_layer = sys.argv[3:6]
+	conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+	def call(method, path, body=None, headers=None, want=200):
+	    conn.request(method, path, body=body, headers=headers or {})
+	    r = conn.getresponse()
+	    r.read()
+	    if r.status != want:
+	        sys.exit("%s %s: %d" % (method, path, r.status))
+	    return r
+
+	def blob(repo, data, media_type):
+	    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+	    r = call("POST", "/v2/%s/blobs/uploads/" % repo, want=202)
+	    loc = urllib.parse.urlsplit(r.getheader("Location"))
+	    query = (loc.query + "&" if loc.query else "") + "digest=" + digest
+	    call("PUT", loc.path + "?" + query, data,
+	         {"Content-Type": "application/octet-stream"}, want=201)
+	    return {"mediaType": media_type, "digest": digest,
+	            "size": len(data)}
+
+	for i in range(1, count + 1):
+	    repo = "library/tiny%04d" % i
+	    layer = blob(repo, os.urandom(1024), mt_layer)
+	    config = {"architecture": "amd64", "os": "linux",
+	              "rootfs": {"type": "layers",
+	                         "diff_ids": [layer["digest"]]}}
+	    config = blob(repo, json.dumps(config).encode(), mt_config)
+	    manifest = {"schemaVersion": 2, "mediaType": mt_manifest,
+	                "config": config, "layers": [layer]}
+	    call("PUT", "/v2/%s/manifests/v1" % repo,
+	         json.dumps(manifest).encode(),
+	         {"Content-Type": mt_manifest}, want=201)
+	    print("/v2/%s/manifests/v1" % repo)
+	EOF
+		die "pushing the tiny images failed"
+}
+
+# get_all SYSTEM PATHS ACCEPT - GET every path in the file PATHS from
+# SYSTEM twice over one connection; dies unless every answer is a 200.
+get_all()
+{
+	"$PYTHON" - "$(url_of "$1")" "$2" "$3" <<-'EOF' ||
+	import http.client, sys, urllib.parse
+
+	url = urllib.parse.urlsplit(sys.argv[1])
+	paths = [p for p in open(sys.argv[2]).read().split() if p]
+	conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+	for _ in range(2):
+	    for p in paths:
+	        conn.request("GET", p, headers={"Accept": sys.argv[3]})
+	        r = conn.getresponse()
+	        r.read()
+	        if r.status != 200:
+	            sys.exit("GET %s: %d" % (p, r.status))
+	EOF
+		die "warming $1 with $2 failed"
 }
 
 # ------------------------------------------------------------------------
@@ -413,6 +518,8 @@ upstream_count()
 # quietest logs, so that logging does not count against it.
 start_registry()
 {
+	local t0
+
 	REGISTRY_PORT=${REGISTRY_PORT:-$(free_port)}
 	REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT
 	cat >"$TMP/registry.yml" <<-EOF
@@ -432,9 +539,10 @@ start_registry()
 	proxy:
 	  remoteurl: ${2:-$UPSTREAM_URL}
 	EOF
+	t0=$EPOCHREALTIME
 	spawn REGISTRY_PID "$TMP/registry.log" \
 		docker-registry serve "$TMP/registry.yml"
-	wait_until 30 "docker-registry" http_ok "$REGISTRY_URL/v2/"
+	wait_up 30 "docker-registry" "$t0" http_ok "$REGISTRY_URL/v2/"
 }
 
 # start_vkdr DIR [UPSTREAM] - vkdr mirror serve in front of UPSTREAM
@@ -442,7 +550,7 @@ start_registry()
 # gets a VKDR_HOME of its own, configured with "vkdr mirror add" once.
 start_vkdr()
 {
-	local upstream=${2:-$UPSTREAM_URL} home
+	local upstream=${2:-$UPSTREAM_URL} home t0
 
 	VKDR_PORT=${VKDR_PORT:-$(free_port)}
 	VKDR_URL=http://127.0.0.1:$VKDR_PORT
@@ -454,9 +562,10 @@ start_vkdr()
 			>"$TMP/vkdr-add.log" 2>&1 ||
 			die "vkdr mirror add failed"
 	fi
+	t0=$EPOCHREALTIME
 	VKDR_HOME=$home spawn VKDR_PID "$TMP/vkdr.log" "$VKDR" \
 		mirror serve --listen=127.0.0.1 --storage-opt "path=$1"
-	wait_until 30 "vkdr mirror serve" vkdr_up
+	wait_up 30 "vkdr mirror serve" "$t0" vkdr_up
 }
 
 vkdr_up()
@@ -478,11 +587,14 @@ start_nginx()
 	NGINX_URL=http://127.0.0.1:$NGINX_PORT
 	SLOW_PORT=$(free_port)
 	SLOW_URL=http://127.0.0.1:$SLOW_PORT
-	mkdir -p "$root/v2/library/small/blobs" "$TMP/nginx"
+	mkdir -p "$root/v2/library/small/blobs" "$TMP/nginx" \
+		"$root/v2/library/big256/blobs"
 	for d in "${SMALL_LAYERS[@]}"; do
 		ln "$TMP/images/small/blobs/sha256/${d#sha256:}" \
 			"$root/v2/library/small/blobs/$d"
 	done
+	ln "$TMP/images/big256/blobs/sha256/${BIG256#sha256:}" \
+		"$root/v2/library/big256/blobs/$BIG256"
 	# As root, nginx's workers would otherwise drop to a user who cannot
 	# read the private temporary directory.
 	[ "$(id -u)" = 0 ] && user="user root;"
@@ -584,8 +696,9 @@ load()
 
 	out=$TMP/wrk-$sys-$test-$round.txt
 	from=$(upstream_quiet)
-	BENCH_PATHS=$paths timeout $((DURATION + 30)) wrk -t2 \
-		-c"$CONNECTIONS" -d"${DURATION}s" \
+	BENCH_PATHS=$paths timeout $((${LOAD_DURATION:-$DURATION} + 60)) \
+		wrk -t2 -c"${LOAD_CONNS:-$CONNECTIONS}" \
+		-d"${LOAD_DURATION:-$DURATION}s" --timeout 30s \
 		${accept:+-H "Accept: $accept"} \
 		-s "$BENCH_DIR/paths.lua" "$(url_of "$sys")" >"$out" 2>&1 ||
 		die "wrk against $sys failed: $(tail -n 3 "$out")"
@@ -624,12 +737,25 @@ load()
 		"$errors errors"
 }
 
-# cached_round ROUND SYSTEM - the three cached loads against SYSTEM.
+# cached_big ROUND SYSTEM - one client, one connection, the cached
+# 256 MiB blob: the time of the whole answer.
+cached_big()
+{
+	local t
+
+	t=$(curl -sSf -o /dev/null -w '%{time_total}' --max-time 300 \
+		"$(url_of "$2")/v2/library/big256/blobs/$BIG256") ||
+		die "$2: cached 256 MiB pull failed"
+	record load "$1" "$2" cached256-total "$t" s
+}
+
+# cached_round ROUND SYSTEM - the cached loads against SYSTEM.
 cached_round()
 {
 	load "$1" "$2" blob "$TMP/blob-paths"
 	load "$1" "$2" tag "$TMP/tag-paths" "$MT_MANIFEST"
 	load "$1" "$2" digest "$TMP/digest-paths" "$MT_MANIFEST"
+	cached_big "$1" "$2"
 }
 
 cached_phase()
@@ -642,6 +768,10 @@ cached_phase()
 		record idle 0 "$sys" rss-idle "$(proc_kib "$(pid_of "$sys")" \
 			VmRSS)" KiB
 		warm "$sys"
+		fetch_check "$(url_of "$sys")/v2/library/big256/blobs/$BIG256" \
+			"$BIG256"
+		fetch_check "$(url_of "$sys")/v2/library/big256/blobs/$BIG256" \
+			"$BIG256"
 		record idle 0 "$sys" rss-warm "$(proc_kib "$(pid_of "$sys")" \
 			VmRSS)" KiB
 	done
@@ -654,14 +784,49 @@ cached_phase()
 			cached_round "$r" registry
 		fi
 		load "$r" nginx blob "$TMP/blob-paths"
+		cached_big "$r" nginx
 	done
 	for sys in registry vkdr; do
 		record load 0 "$sys" rss-peak-cached \
 			"$(proc_kib "$(pid_of "$sys")" VmHWM)" KiB
 	done
+	scale_phase
 	stop REGISTRY_PID
 	stop VKDR_PID
 	rm -rf "$TMP/registry-store" "$TMP/vkdr-store"
+}
+
+# scale_phase - how cost grows, on the systems cached_phase started: the
+# manifest by tag over 1 to 1,000 cached images, then cached 1 MiB blobs
+# at 10 to 1,000 connections. Each measure runs SCALE_ROUNDS times.
+scale_phase()
+{
+	local r n sys order
+
+	say "scaling: $SCALE_ROUNDS rounds of ${SCALE_DURATION}s per test"
+	for ((r = 1; r <= SCALE_ROUNDS; r++)); do
+		order="registry vkdr"
+		((r % 2)) || order="vkdr registry"
+		for n in $SCALE_IMAGES; do
+			head -n "$n" "$TMP/tiny-paths" >"$TMP/tiny-$n"
+			for sys in $order; do
+				get_all "$sys" "$TMP/tiny-$n" "$MT_MANIFEST"
+				LOAD_DURATION=$SCALE_DURATION load "$r" "$sys" \
+					"tags$n" "$TMP/tiny-$n" "$MT_MANIFEST"
+			done
+		done
+		for n in $SCALE_CONNS; do
+			for sys in $order nginx; do
+				LOAD_DURATION=$SCALE_DURATION LOAD_CONNS=$n \
+					load "$r" "$sys" "conns$n" \
+					"$TMP/blob-paths"
+			done
+		done
+	done
+	for sys in registry vkdr; do
+		record scale 0 "$sys" rss-peak-scale \
+			"$(proc_kib "$(pid_of "$sys")" VmHWM)" KiB
+	done
 }
 
 # direct ROUND - one download of each big blob straight from the upstream,
@@ -684,22 +849,27 @@ direct()
 	record cold "$1" direct slow64-slowest "$t" s
 }
 
-# cold ROUND SYSTEM LINK - start SYSTEM with an empty store in front of
-# the upstream (LINK "loop") or of the slow link to it (LINK "slow").
-# CLIENTS clients pull the 64 MiB blob at once; on loopback, one client
-# then pulls the 256 MiB blob.
+# cold ROUND SYSTEM LINK [N] - start SYSTEM with an empty store in front
+# of the upstream (LINK "loop") or of the slow link to it (LINK "slow").
+# N clients (default CLIENTS) pull the 64 MiB blob at once; on loopback
+# with CLIENTS clients, one client then pulls the 256 MiB blob. The
+# start-up time, to the first "GET /v2/" answered 200, is recorded too.
 cold()
 {
 	local round=$1 sys=$2 link=$3 store=$TMP/cold-store url from i
 	local start end slowest=0 res code size t to pids=() m=cold64
-	local upstream=$UPSTREAM_URL
+	local upstream=$UPSTREAM_URL big=$CLIENTS
+	local CLIENTS=${4:-$CLIENTS}
 
 	if [ "$link" = slow ]; then
 		m=slow64
 		upstream=$SLOW_URL
+	elif [ "$CLIENTS" != "$big" ]; then
+		m=cold64-c$CLIENTS
 	fi
 	rm -rf "$store"
 	"start_$sys" "$store" "$upstream"
+	record cold "$round" "$sys" startup "$STARTUP_S" s
 	url=$(url_of "$sys")
 	record cold "$round" "$sys" rss-idle \
 		"$(proc_kib "$(pid_of "$sys")" VmRSS)" KiB
@@ -732,7 +902,7 @@ cold()
 	record cold "$round" "$sys" "$m-upstream-gets" "$(upstream_count \
 		"$from" "$to" "GET /v2/library/big64/blobs/")" count
 
-	if [ "$link" = loop ]; then
+	if [ "$link" = loop ] && [ "$CLIENTS" = "$big" ]; then
 		res=$(curl -sSf -o /dev/null --max-time 300 \
 			-w '%{time_starttransfer} %{time_total}' \
 			"$url/v2/library/big256/blobs/$BIG256") ||
@@ -757,20 +927,183 @@ cold()
 
 cold_phase()
 {
-	local r link
+	local r link n
 
 	for ((r = 1; r <= COLD_ROUNDS; r++)); do
 		direct "$r"
-		for link in loop slow; do
-			if ((r % 2)); then
-				cold "$r" registry "$link"
-				cold "$r" vkdr "$link"
+		for link in $COLD_CLIENTS slow; do
+			n=$link
+			if [ "$link" = slow ]; then
+				n=$CLIENTS
 			else
-				cold "$r" vkdr "$link"
-				cold "$r" registry "$link"
+				link=loop
+			fi
+			if ((r % 2)); then
+				cold "$r" registry "$link" "$n"
+				cold "$r" vkdr "$link" "$n"
+			else
+				cold "$r" vkdr "$link" "$n"
+				cold "$r" registry "$link" "$n"
 			fi
 		done
 	done
+}
+
+# ------------------------------------------------------------------------
+# Whole images, pulled by skopeo and by containerd
+
+# start_containerd - a containerd of the run's own (root, state, socket
+# in $TMP) with every plugin that would touch the host disabled, content
+# unpacked by the native snapshotter. Content is not shared between
+# namespaces, so that a pull in a fresh namespace fetches every blob
+# again: that is how each pull here is made cold on containerd's side.
+start_containerd()
+{
+	local d=$TMP/containerd
+
+	mkdir -p "$d"
+	CTR_SOCK=$d/containerd.sock
+	cat >"$d/config.toml" <<-EOF
+	version = 2
+	root = "$d/root"
+	state = "$d/state"
+	temp = "$d/tmp"
+	plugin_dir = ""
+	disabled_plugins = [
+	  "io.containerd.grpc.v1.cri",
+	  "io.containerd.grpc.v1.tasks",
+	  "io.containerd.service.v1.tasks-service",
+	  "io.containerd.runtime.v1.linux",
+	  "io.containerd.runtime.v2.task",
+	  "io.containerd.monitor.v1.cgroups",
+	  "io.containerd.internal.v1.opt",
+	  "io.containerd.internal.v1.restart",
+	  "io.containerd.internal.v1.tracing",
+	  "io.containerd.tracing.processor.v1.otlp",
+	  "io.containerd.snapshotter.v1.aufs",
+	  "io.containerd.snapshotter.v1.btrfs",
+	  "io.containerd.snapshotter.v1.devmapper",
+	  "io.containerd.snapshotter.v1.overlayfs",
+	  "io.containerd.snapshotter.v1.zfs",
+	]
+
+	[grpc]
+	  address = "$CTR_SOCK"
+
+	[ttrpc]
+	  address = "$CTR_SOCK.ttrpc"
+
+	[plugins."io.containerd.metadata.v1.bolt"]
+	  content_sharing_policy = "isolated"
+	EOF
+	spawn CONTAINERD_PID "$TMP/containerd.log" \
+		containerd --config "$d/config.toml"
+	wait_until 30 "containerd's socket" ctr_ready
+}
+
+ctr_ready()
+{
+	ctr --address "$CTR_SOCK" version >/dev/null 2>&1
+}
+
+# hosts_dir SYSTEM - a containerd hosts directory sending docker.io to
+# SYSTEM; prints its path.
+hosts_dir()
+{
+	local dir=$TMP/certs-$1
+
+	mkdir -p "$dir/docker.io"
+	cat >"$dir/docker.io/hosts.toml" <<-EOF
+	server = "https://registry-1.docker.io"
+
+	[host."$(url_of "$1")"]
+	  capabilities = ["pull", "resolve"]
+	EOF
+	echo "$dir"
+}
+
+# pull_time ROUND SYSTEM CLIENT STATE - one pull of library/small:v1
+# through SYSTEM by CLIENT (skopeo or ctr), into a place of its own, so
+# that the client has nothing of it yet; records the wall time.
+pull_time()
+{
+	local round=$1 sys=$2 client=$3 state=$4 t0 dest="" hosts url
+	local ns=bench-$2-$1-$4
+
+	url=$(url_of "$sys")
+	t0=$EPOCHREALTIME
+	case $client in
+	skopeo)
+		dest=$TMP/pull-$sys-$round-$state
+		timeout 300 skopeo --policy "$TMP/policy.json" copy --quiet \
+			--src-tls-verify=false \
+			"docker://${url#http://}/library/small:v1" \
+			"oci:$dest" >"$TMP/pull.log" 2>&1 ||
+			die "skopeo through $sys: $(tail -n 3 "$TMP/pull.log")"
+		;;
+	ctr)
+		hosts=$(hosts_dir "$sys")
+		t0=$EPOCHREALTIME
+		timeout 300 ctr --address "$CTR_SOCK" -n "$ns" images pull \
+			--hosts-dir "$hosts" --snapshotter native \
+			--platform linux/amd64 docker.io/library/small:v1 \
+			>"$TMP/pull.log" 2>&1 ||
+			die "ctr through $sys: $(tail -n 3 "$TMP/pull.log")"
+		;;
+	esac
+	record image "$round" "$sys" "$client-$state" "$(awk -v a="$t0" \
+		-v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')" s
+	# Free the space (not timed): the layers, and in containerd the
+	# unpacked snapshot too.
+	[ -z "$dest" ] || rm -rf "$dest"
+	[ "$client" != ctr ] ||
+		ctr --address "$CTR_SOCK" -n "$ns" images rm --sync \
+			docker.io/library/small:v1 >/dev/null 2>&1 || true
+}
+
+# image_pulls ROUND SYSTEM - for each client, SYSTEM started on an empty
+# store: a cold pull of the whole image, then a warm one.
+image_pulls()
+{
+	local client store=$TMP/image-store
+
+	for client in $IMAGE_CLIENTS; do
+		rm -rf "$store"
+		"start_$2" "$store"
+		pull_time "$1" "$2" "$client" cold
+		pull_time "$1" "$2" "$client" warm
+		if [ "$2" = registry ]; then
+			stop REGISTRY_PID
+		else
+			stop VKDR_PID
+		fi
+		rm -rf "$store"
+	done
+	say "round $1: $2 whole-image pulls done"
+}
+
+image_phase()
+{
+	local r
+
+	IMAGE_CLIENTS=skopeo
+	if [ "$(id -u)" = 0 ] && command -v containerd >/dev/null &&
+		command -v ctr >/dev/null; then
+		start_containerd
+		IMAGE_CLIENTS="skopeo ctr"
+	else
+		say "containerd pulls need root and containerd: skipped"
+	fi
+	for ((r = 1; r <= IMAGE_ROUNDS; r++)); do
+		if ((r % 2)); then
+			image_pulls "$r" registry
+			image_pulls "$r" vkdr
+		else
+			image_pulls "$r" vkdr
+			image_pulls "$r" registry
+		fi
+	done
+	[ -z "${CONTAINERD_PID:-}" ] || stop CONTAINERD_PID
 }
 
 machine()
@@ -795,17 +1128,20 @@ main()
 	LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 	start_upstream
 	make_images
+	push_tiny "${SCALE_IMAGES##* }"
 	start_nginx
 	say "cached loads: $ROUNDS rounds of ${DURATION}s per test"
 	cached_phase
 	say "cold pulls: $COLD_ROUNDS rounds"
 	cold_phase
+	say "whole-image pulls: $IMAGE_ROUNDS rounds"
+	image_phase
 
 	mv "$CSV" "${CSV%.new}"
 	CSV=${CSV%.new}
 	"$PYTHON" "$BENCH_DIR/report.py" --csv "$CSV" --machine "$(machine)" \
 		--link "a slow link ($LINK_RATE/s)" ${BENCH_NO_README:+--no-readme} \
-		--readme "$BENCH_DIR/README.md"
+		--readme "$BENCH_DIR/README.md" --svg "${CSV%/*}/latency.svg"
 }
 
 # Sourced (bench/s3.sh does, for its helpers), it only defines them.
