@@ -89,6 +89,25 @@ static int parse_mirror(const char *spec, struct vkdr_mirror *m)
 	return 0;
 }
 
+/* A whole number from 1 to MAX for option NAME; -EINVAL with a message. */
+static int parse_count(const char *name, const char *text, unsigned long max,
+		       unsigned *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || n == 0 ||
+	    n > max) {
+		fprintf(stderr, "vkdr: %s wants a whole number from 1 to %lu\n",
+			name, max);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o,
 			 bool serve)
 {
@@ -115,37 +134,19 @@ static int parse_options(int argc, char **argv, struct options *o,
 			o->storage = v;
 		} else if (serve &&
 			   (v = option_value(argc, argv, &i, "--tag-ttl"))) {
-			char *end;
-			unsigned long ttl = strtoul(v, &end, 10);
-
-			if (end == v || *end || ttl == 0 || ttl > 86400 * 365) {
-				fprintf(stderr, "vkdr: --tag-ttl wants a "
-						"number of seconds\n");
+			if (parse_count("--tag-ttl", v, 86400 * 365,
+					&o->tag_ttl) < 0)
 				return -EINVAL;
-			}
-			o->tag_ttl = (unsigned)ttl;
 		} else if (serve && (v = option_value(argc, argv, &i,
 						      "--stall-timeout"))) {
-			char *end;
-			unsigned long secs = strtoul(v, &end, 10);
-
-			if (end == v || *end || secs == 0 || secs > 3600) {
-				fprintf(stderr, "vkdr: --stall-timeout wants "
-						"1 to 3600 seconds\n");
+			if (parse_count("--stall-timeout", v, 3600,
+					&o->stall_timeout) < 0)
 				return -EINVAL;
-			}
-			o->stall_timeout = (unsigned)secs;
 		} else if (serve && (v = option_value(argc, argv, &i,
 						      "--max-connections"))) {
-			char *end;
-			unsigned long n = strtoul(v, &end, 10);
-
-			if (end == v || *end || n == 0 || n > 100000) {
-				fprintf(stderr, "vkdr: --max-connections "
-						"wants 1 to 100000\n");
+			if (parse_count("--max-connections", v, 100000,
+					&o->max_connections) < 0)
 				return -EINVAL;
-			}
-			o->max_connections = (unsigned)n;
 		} else if (serve &&
 			   (v = option_value(argc, argv, &i, "--mirror"))) {
 			if (o->n_mirrors == MAX_EXTRA_MIRRORS ||
