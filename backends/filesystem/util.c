@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -89,4 +90,19 @@ int backend_parse_size(const char *text, uint64_t *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+ssize_t backend_read_fd(const struct vkdr_object *obj, uint64_t off,
+			void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (off >= obj->size)
+		return 0;
+	if (len > obj->size - off)
+		len = (size_t)(obj->size - off);
+	do
+		n = pread(obj->fd, buf, len, (off_t)(obj->offset + off));
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }

@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include <vkdr/module.h>
 
 /*
  * True when KEY is a well-formed storage key: not empty, relative, made of
@@ -25,5 +28,13 @@ bool backend_key_valid(const char *key);
  * set, -EINVAL for anything else, or -ERANGE when it does not fit 64 bits.
  */
 int backend_parse_size(const char *text, uint64_t *out);
+
+/*
+ * The read() slot of a backend whose objects carry a file descriptor:
+ * up to LEN bytes at OFF within OBJ, clamped to its size. Returns the
+ * count, 0 at the end, or a negative errno.
+ */
+ssize_t backend_read_fd(const struct vkdr_object *obj, uint64_t off,
+			void *buf, size_t len);
 
 #endif

@@ -358,16 +358,7 @@ out_unlock:
 static ssize_t tmpfs_read(void *state, struct vkdr_object *obj, uint64_t off,
 			  void *buf, size_t len)
 {
-	ssize_t n;
-
-	if (off >= obj->size)
-		return 0;
-	if (len > obj->size - off)
-		len = (size_t)(obj->size - off);
-	do
-		n = pread(obj->fd, buf, len, (off_t)(obj->offset + off));
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return backend_read_fd(obj, off, buf, len);
 }
 
 static void tmpfs_release(void *state, struct vkdr_object *obj)
