@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "mockhost.h"
+#include "storekit.h"
 #include "util.h"
 
 #define KEY_A "blobs/sha256/aaaa"
@@ -493,79 +493,14 @@ START_TEST(walk_by_prefix)
 }
 END_TEST
 
-#define WRITERS 8
-#define CHUNK 4096
-#define CHUNKS 32
-
-static pthread_barrier_t start_line;
-static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
-static int last_committed = -1;
-
-/*
- * Every thread writes the same key with its own byte value. The writes
- * overlap; the commits are serialized by the test only so that it knows
- * which one came last.
- */
-static void *write_same_key(void *arg)
-{
-	int id = (int)(intptr_t)arg;
-	char chunk[CHUNK];
-	void *w;
-	int rc;
-
-	memset(chunk, 'A' + id, sizeof(chunk));
-	rc = ops->put_begin(store, KEY_A, 0, &w);
-	pthread_barrier_wait(&start_line);
-	if (rc < 0)
-		return (void *)(intptr_t)rc;
-	for (int i = 0; i < CHUNKS && rc == 0; i++)
-		rc = ops->put_write(store, w, chunk, sizeof(chunk));
-	if (rc < 0) {
-		ops->put_abort(store, w);
-		return (void *)(intptr_t)rc;
-	}
-	pthread_mutex_lock(&commit_lock);
-	rc = ops->put_commit(store, w);
-	if (rc == 0)
-		last_committed = id;
-	pthread_mutex_unlock(&commit_lock);
-	return (void *)(intptr_t)rc;
-}
-
 START_TEST(concurrent_writers_last_commit_wins)
 {
-	pthread_t threads[WRITERS];
-	uint64_t bytes, objects;
-	struct vkdr_object obj;
-	char *content;
-	void *result;
+	uint64_t bytes, objects, size;
 
 	open_store(NULL);
-	pthread_barrier_init(&start_line, NULL, WRITERS);
-	for (int i = 0; i < WRITERS; i++)
-		ck_assert_int_eq(pthread_create(&threads[i], NULL,
-						write_same_key,
-						(void *)(intptr_t)i), 0);
-	for (int i = 0; i < WRITERS; i++) {
-		pthread_join(threads[i], &result);
-		ck_assert_int_eq((int)(intptr_t)result, 0);
-	}
-	pthread_barrier_destroy(&start_line);
-
-	ck_assert_int_ge(last_committed, 0);
-	ck_assert_int_eq(ops->get(store, KEY_A, &obj), 0);
-	ck_assert_uint_eq(obj.size, CHUNK * CHUNKS);
-	content = malloc(CHUNK * CHUNKS);
-	ck_assert_ptr_nonnull(content);
-	ck_assert_int_eq(ops->read(store, &obj, 0, content, CHUNK * CHUNKS),
-			 CHUNK * CHUNKS);
-	for (size_t i = 0; i < CHUNK * CHUNKS; i++)
-		ck_assert_int_eq(content[i], 'A' + last_committed);
-	free(content);
-	ops->release(store, &obj);
-
+	size = storekit_concurrent_writers(ops, store, KEY_A, 32);
 	ck_assert_int_eq(ops->usage(store, &bytes, &objects), 0);
-	ck_assert_uint_eq(bytes, CHUNK * CHUNKS);
+	ck_assert_uint_eq(bytes, size);
 	ck_assert_uint_eq(objects, 1);
 	ck_assert_int_eq(files_in_tmp(), 0);
 }
