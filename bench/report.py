@@ -365,7 +365,7 @@ def main():
     scale = scaling(values)
     if scale.rows:
         text += ("\nHow cost grows (medians of the scaling series, "
-                 "wrk -t2; the 32-connection figures are those of the "
+                 "wrk -t2; the\n32-connection figures are those of the "
                  "table above):\n\n")
         text += scale.markdown() + "\n"
         for n in scale.notes:
