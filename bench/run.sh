@@ -5,10 +5,14 @@
 # filesystem storage) holding generated images; the contender, a second
 # docker-registry configured as a pull-through proxy of that upstream;
 # vkdr mirror serve in front of the same upstream; and nginx serving the
-# same 1 MiB blobs as plain files, the ceiling of what one machine can do.
-# Then it measures both systems round after round, alternating which one
-# goes first, writes every raw number to bench/results/latest.csv and
-# the table of medians into bench/README.md (see bench/report.py).
+# same 1 MiB and 256 MiB blobs as plain files, the ceiling of what one
+# machine can do. Then it measures both systems round after round,
+# alternating which one goes first: cached blobs and manifests, cold pulls
+# by 1, 8 and 64 clients, whole images pulled by skopeo and containerd,
+# start-up time, and how cost grows with 1 to 1,000 cached images and 10
+# to 1,000 connections. It writes every raw number to
+# bench/results/latest.csv, the tables of medians into bench/README.md and
+# the latency plot to bench/results/latency.svg (see bench/report.py).
 #
 # Environment (all optional):
 #   VKDR            a built vkdr to measure; otherwise the tree is built
