@@ -42,6 +42,8 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$BENCH_DIR/.." && pwd)
 PYTHON=${PYTHON:-/usr/bin/python3}
+# shellcheck source=../tests/lib/procs.sh
+. "$SRCDIR/tests/lib/procs.sh"
 ROUNDS=${BENCH_ROUNDS:-3}
 LINK_RATE=${BENCH_LINK_RATE:-24m}
 COLD_ROUNDS=${BENCH_COLD:-5}
@@ -76,31 +78,8 @@ die()
 }
 
 # ------------------------------------------------------------------------
-# Processes
-
-pid_exited()
-{
-	local stat
-
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	stat=${stat##*) }
-	[ "${stat%% *}" = Z ]
-}
-
-# Stop the process group led by PID: SIGTERM, SIGKILL after 10 seconds.
-stop_pid()
-{
-	local pid=$1 i
-
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null ||
-		true
-	for ((i = 0; i < 100; i++)); do
-		pid_exited "$pid" && break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# Processes (pid_exited, stop_pid, free_port and http_ok come from
+# tests/lib/procs.sh)
 
 # spawn VAR LOG CMD... - CMD in the background, in a session of its own so
 # that stop_pid reaches its children too; its pid goes to VAR.
@@ -180,23 +159,6 @@ wait_up()
 	done
 	STARTUP_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" \
 		'BEGIN { printf "%.4f", b - a }')
-}
-
-free_port()
-{
-	"$PYTHON" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-http_ok()
-{
-	local code
-
-	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1") ||
-		return 1
-	[ "$code" = 200 ]
 }
 
 # proc_kib PID FIELD - a VmXXX line of /proc/PID/status, in KiB.

@@ -24,6 +24,9 @@ E2E_NAME=$(basename "$0" .sh)
 E2E_START_DEADLINE=${E2E_START_DEADLINE:-30}
 E2E_PULL_DEADLINE=${E2E_PULL_DEADLINE:-120}
 
+# shellcheck source=../lib/procs.sh
+. "$E2E_DIR/../lib/procs.sh"
+
 E2E_PIDS=()
 E2E_LOGS=()
 E2E_SANITIZER_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:'
@@ -67,33 +70,8 @@ need_vkdr()
 }
 
 # ------------------------------------------------------------------------
-# Processes
-
-# True once PID has exited (a zombie waiting to be reaped counts).
-pid_exited()
-{
-	local stat
-
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	stat=${stat##*) }
-	[ "${stat%% *}" = Z ]
-}
-
-# Stop the process group led by PID: SIGTERM, then SIGKILL when PID is
-# still running after 10 seconds. Always reaps PID.
-stop_pid()
-{
-	local pid=$1 i
-
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null ||
-		true
-	for ((i = 0; i < 100; i++)); do
-		pid_exited "$pid" && break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# Processes (pid_exited, stop_pid, free_port and http_ok come from
+# tests/lib/procs.sh)
 
 # spawn VAR LOG CMD... - run CMD in the background in a process group of
 # its own, stdout and stderr to LOG; store its pid in VAR.
@@ -174,15 +152,6 @@ wait_until()
 	done
 }
 
-# A free TCP port on 127.0.0.1, as the kernel hands it out.
-free_port()
-{
-	"$PYTHON" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # http_req OUT URL [CURL_ARGS...] - one request; the body goes to OUT.
 # Sets HTTP_CODE (000 when no answer came) and HTTP_RC (curl's exit
 # status: 0, or e.g. 18 for a short body, 28 for a timeout).
@@ -195,16 +164,6 @@ http_req()
 	HTTP_CODE=$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 \
 		"$@" "$url") || HTTP_RC=$?
 	HTTP_CODE=${HTTP_CODE:-000}
-}
-
-# True when URL answers 200.
-http_ok()
-{
-	local code
-
-	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1") ||
-		return 1
-	[ "$code" = 200 ]
 }
 
 # sha256 of FILE as "sha256:HEX".
