@@ -44,35 +44,6 @@ CONFIGS="filesystem s3 s3-local s3-redirect"
 S3_BUCKET=vkdr-bench
 TMP=$E2E_TMP
 
-# The images of run.sh's make_images() that the loads here ask for, and
-# nothing else: the 1 MiB blobs, one of 64 MiB, one of 256 MiB.
-make_s3_images()
-{
-	local i sizes=()
-
-	echo '{"default":[{"type":"insecureAcceptAnything"}]}' \
-		>"$TMP/policy.json"
-	for ((i = 0; i < NBLOBS; i++)); do
-		sizes+=("$MIB")
-	done
-	say "generating images ($NBLOBS x 1 MiB, 64 MiB, 256 MiB)"
-	make_layout "$TMP/images/small" v1 "${sizes[@]}"
-	push small v1
-	SMALL_LAYERS=("${IMAGE_LAYERS[@]}")
-	make_layout "$TMP/images/big64" v1 $((64 * MIB))
-	push big64 v1
-	BIG64=${IMAGE_LAYERS[0]}
-	BIG64_SIZE=$(stat -c %s \
-		"$TMP/images/big64/blobs/sha256/${BIG64#sha256:}")
-	make_layout "$TMP/images/big256" v1 $((256 * MIB))
-	push big256 v1
-	BIG256=${IMAGE_LAYERS[0]}
-	: >"$TMP/blob-paths"
-	for i in "${SMALL_LAYERS[@]}"; do
-		echo "/v2/library/small/blobs/$i" >>"$TMP/blob-paths"
-	done
-}
-
 # run.sh's load() asks these; there is one daemon at a time.
 url_of()
 {
@@ -284,7 +255,7 @@ main()
 	say "starting Ceph"
 	ceph_start
 	start_upstream
-	make_s3_images
+	make_images
 	VKDR_PORT=$(free_port)
 	VKDR_URL=http://127.0.0.1:$VKDR_PORT
 	mkdir -p "$TMP/home"
